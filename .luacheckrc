@@ -1,0 +1,7 @@
+-- luacheck configuration: Lua 5.4, no globals anywhere; specs may use
+-- busted's.
+std = "lua54"
+max_line_length = 120
+codes = true
+files["tests"] = { std = "+busted" }
+files["bench"] = { std = "+busted" }

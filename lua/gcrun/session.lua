@@ -1,0 +1,68 @@
+-- The connection a script runs against, made once and on first use from
+-- the common options: a real org (region or base URL, credentials from
+-- the environment or .env) or, with --sandbox, a sandbox org started in
+-- this process. Scripts reach it through `require "gcrun"`.
+local http = require "gcrun.http"
+local log = require "gcrun.log"
+local oauth = require "gcrun.oauth"
+
+local M = {}
+
+local state = { opts = {}, version = "dev" }
+
+function M.configure(values, version)
+  state.opts = values or {}
+  if version then state.version = version end
+end
+
+function M.options() return state.opts end
+
+function M.dialect() return state.opts.api or "platform" end
+
+-- target() -> description of the org for output (never a secret).
+function M.target() return state.target end
+
+-- client([{concurrency=}]) -> http client, config. The first call connects.
+function M.client(tuning)
+  if state.client then return state.client, state.config end
+  local o = state.opts
+  local api = o.api or "platform"
+  local resolve = {
+    client_id = o["client-id"], region = o.region, base_url = o["base-url"], api = api,
+  }
+  local target
+  if o.sandbox then
+    local launch = require "gcrun.sandbox.launch"
+    local sb = launch.start { state = o["sandbox-state"] }
+    state.sandbox = sb
+    resolve = {
+      base_url = sb.url .. (api == "tutorial" and "/tutorial" or ""), api = api,
+      client_id = sb.client_id, client_secret = sb.client_secret, env_file = false,
+    }
+    target = "sandbox org at " .. sb.url .. " (state " .. sb.state .. ")"
+  end
+  local config, creds = oauth.resolve(resolve)
+  for _, w in ipairs(config.warnings) do log.warn(w) end
+  state.config = config
+  state.client = http.client {
+    base_url = config.base_url, auth = creds, cacert = o.cacert,
+    concurrency = (tuning and tuning.concurrency) or 16,
+    headers = { Accept = "application/json", ["User-Agent"] = "gcrun/" .. state.version },
+  }
+  state.target = target or string.format("%s (%s)", config.base_url,
+    config.region and ("region " .. config.region) or "base URL from " .. (config.sources.base_url or "default"))
+  log.info("target: " .. state.target)
+  return state.client, config
+end
+
+-- close(): stop an in-process sandbox (it saves its state).
+function M.close()
+  if state.client then state.client:close() end
+  state.client = nil
+  if state.sandbox then
+    state.sandbox.server:stop()
+    state.sandbox = nil
+  end
+end
+
+return M

@@ -1,0 +1,1 @@
+return { description = "print the version", main = function() print("v") end }

@@ -1,0 +1,642 @@
+/* The HTTP driver: every transfer of a Lua state goes through one curl
+ * multi handle (one keep-alive pool, HTTP/2 where offered). The driver
+ * starts queued transfers when their client's concurrency, pacing and
+ * token allow, and decides after each attempt whether to retry (429,
+ * 502/503/504, dropped connections, one 401 after a token refresh).
+ * libcurl callbacks only copy bytes; Lua is never called from them. */
+#include "config.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "http.h"
+
+#define MAX_BODY (64u * 1024 * 1024)   /* larger responses are refused */
+#define POLL_SLICE 0.1                 /* how often an interrupt is noticed */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+int buf_add(Buf *b, const char *p, size_t n)
+{
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *q = realloc(b->data, cap);
+    if (q == NULL)
+      return -1;
+    b->data = q;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+void buf_free(Buf *b)
+{
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+static double wall_now(void)
+{
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* xorshift64*: jitter needs to be spread out, not unpredictable */
+static double rand01(Driver *d)
+{
+  d->rng ^= d->rng >> 12;
+  d->rng ^= d->rng << 25;
+  d->rng ^= d->rng >> 27;
+  return (double)((d->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+Driver *driver_new(void)
+{
+  pthread_once(&curl_once, curl_init_once);
+  Driver *d = calloc(1, sizeof *d);
+  if (d == NULL)
+    return NULL;
+  d->multi = curl_multi_init();
+  d->share = curl_share_init();
+  if (d->multi == NULL || d->share == NULL) {
+    if (d->multi) curl_multi_cleanup(d->multi);
+    if (d->share) curl_share_cleanup(d->share);
+    free(d);
+    return NULL;
+  }
+  curl_share_setopt(d->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(d->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 64L);
+  d->events_tail = &d->events;
+  d->rng = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^ 0x9E3779B97F4A7C15ULL;
+  d->refs = 1;
+  return d;
+}
+
+static void unlink_from(Transfer **list, Transfer *t)
+{
+  for (Transfer **p = list; *p; p = &(*p)->next)
+    if (*p == t) {
+      *p = t->next;
+      t->next = NULL;
+      return;
+    }
+}
+
+static void append(Transfer **list, Transfer *t)
+{
+  Transfer **p = list;
+  while (*p)
+    p = &(*p)->next;
+  t->next = NULL;
+  *p = t;
+}
+
+static void transfer_free(Transfer *t)
+{
+  if (t->easy)
+    curl_easy_cleanup(t->easy);
+  curl_slist_free_all(t->headers);
+  curl_slist_free_all(t->sent);
+  free(t->method);
+  free(t->url);
+  if (t->body && t->is_token)
+    memset(t->body, 0, t->body_len);   /* it holds the client secret */
+  free(t->body);
+  if (t->token_used)
+    memset(t->token_used, 0, strlen(t->token_used));
+  free(t->token_used);
+  free(t->err_msg);
+  free(t->gave_up);
+  buf_free(&t->resp_body);
+  if (t->token_for)
+    credentials_release(t->token_for);
+  client_release(t->c);
+  free(t);
+}
+
+/* Take a transfer out of the driver, wherever it is. */
+static void detach(Driver *d, Transfer *t)
+{
+  if (!t->in_driver)
+    return;
+  if (t->state == T_RUNNING) {
+    curl_multi_remove_handle(d->multi, t->easy);
+    d->running--;
+    t->c->inflight--;
+    unlink_from(&d->queue, t);   /* not there, but harmless */
+  } else if (t->state == T_QUEUED) {
+    unlink_from(&d->queue, t);
+  } else {
+    unlink_from(&d->done, t);
+  }
+  if (t->token_for && t->token_for->refreshing == t)
+    t->token_for->refreshing = NULL;
+  t->in_driver = 0;
+}
+
+void transfer_release(Transfer *t)
+{
+  t->has_box = 0;
+  detach(t->d, t);
+  transfer_free(t);
+}
+
+void driver_release(Driver *d)
+{
+  if (--d->refs > 0)
+    return;
+  while (d->queue) {
+    Transfer *t = d->queue;
+    detach(d, t);
+    if (!t->has_box) transfer_free(t);
+  }
+  while (d->done) {
+    Transfer *t = d->done;
+    detach(d, t);
+    if (!t->has_box) transfer_free(t);
+  }
+  for (Event *e = d->events, *n; e; e = n) {
+    n = e->next;
+    free(e->line);
+    free(e);
+  }
+  curl_multi_cleanup(d->multi);
+  curl_share_cleanup(d->share);
+  free(d);
+}
+
+Transfer *transfer_new(Client *c, const char *method, const char *url)
+{
+  Transfer *t = calloc(1, sizeof *t);
+  if (t == NULL)
+    return NULL;
+  t->d = c->d;
+  t->c = c;
+  c->refs++;
+  t->method = strdup(method);
+  t->url = strdup(url);
+  t->easy = curl_easy_init();
+  if (!t->method || !t->url || !t->easy) {
+    transfer_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void driver_enqueue(Driver *d, Transfer *t)
+{
+  double now = gc_now();
+  t->state = T_QUEUED;
+  t->in_driver = 1;
+  t->enqueued = now;
+  t->not_before = now;
+  append(&d->queue, t);
+}
+
+static void event(Driver *d, const char *fmt, ...)
+{
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  Event *e = calloc(1, sizeof *e);
+  if (e == NULL || (e->line = strdup(line)) == NULL) {
+    free(e);
+    return;
+  }
+  *d->events_tail = e;
+  d->events_tail = &e->next;
+}
+
+Event *driver_take_events(Driver *d)
+{
+  Event *e = d->events;
+  d->events = NULL;
+  d->events_tail = &d->events;
+  return e;
+}
+
+Transfer *driver_take_done(Driver *d)
+{
+  Transfer *t = d->done;
+  if (t) {
+    d->done = t->next;
+    t->next = NULL;
+    t->in_driver = 0;
+  }
+  return t;
+}
+
+static void complete(Driver *d, Transfer *t, double now)
+{
+  t->state = T_DONE;
+  t->finished = now;
+  append(&d->done, t);
+}
+
+static void fail(Driver *d, Transfer *t, const char *code, const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  free(t->err_msg);
+  t->err_code = code;
+  t->err_msg = strdup(msg);
+  t->c->stat_failures++;
+  if (t->state == T_QUEUED)
+    unlink_from(&d->queue, t);
+  complete(d, t, gc_now());
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+  Transfer *t = ud;
+  size_t len = size * n;
+  if (t->resp_body.len + len > MAX_BODY)
+    return 0;                 /* libcurl reports CURLE_WRITE_ERROR */
+  return buf_add(&t->resp_body, p, len) == 0 ? len : 0;
+}
+
+/* Spread the rate budget the service reports evenly over what is left of
+ * its window, and never exceed the client's own cap. */
+static void pace_after_send(Client *c, double now)
+{
+  double interval = c->rate > 0 ? 1.0 / c->rate : 0;
+  if (c->rl_known && now >= c->rl_reset_at)
+    c->rl_known = 0;          /* a new window: the next answer tells its budget */
+  if (c->rl_known) {
+    long left = c->rl_allowed - c->rl_count - c->inflight;
+    double until_reset = c->rl_reset_at - now;
+    double spread = left > 0 ? until_reset / (double)left : until_reset;
+    if (spread > interval)
+      interval = spread;
+  }
+  c->next_send = now + interval;
+}
+
+static const char *header_value(Transfer *t, const char *name)
+{
+  struct curl_header *h;
+  if (curl_easy_header(t->easy, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+    return h->value;
+  return NULL;
+}
+
+static void read_ratelimit(Transfer *t, double now)
+{
+  Client *c = t->c;
+  long allowed, count, reset;
+  if (parse_long_header(header_value(t, "inin-ratelimit-allowed"), &allowed) &&
+      parse_long_header(header_value(t, "inin-ratelimit-count"), &count) &&
+      parse_long_header(header_value(t, "inin-ratelimit-reset"), &reset) && allowed > 0) {
+    c->rl_allowed = allowed;
+    c->rl_count = count;
+    c->rl_reset_at = now + (double)reset;
+    c->rl_known = 1;
+  }
+}
+
+static int start_attempt(Driver *d, Transfer *t, double now)
+{
+  Client *c = t->c;
+  CURL *e = t->easy;
+  curl_easy_reset(e);
+  curl_slist_free_all(t->sent);
+  t->sent = NULL;
+  for (struct curl_slist *h = c->headers; h; h = h->next)
+    t->sent = curl_slist_append(t->sent, h->data);
+  for (struct curl_slist *h = t->headers; h; h = h->next)
+    t->sent = curl_slist_append(t->sent, h->data);
+  t->sent = curl_slist_append(t->sent, "Expect:");
+  if (t->token_used)
+    memset(t->token_used, 0, strlen(t->token_used));
+  free(t->token_used);
+  t->token_used = NULL;
+  if (t->needs_auth && c->auth) {
+    const char *tok = c->auth->static_token ? c->auth->static_token : c->auth->token;
+    size_t n = strlen(tok) + 32;
+    char *line = malloc(n);
+    if (line == NULL)
+      return -1;
+    snprintf(line, n, "Authorization: Bearer %s", tok);
+    t->sent = curl_slist_append(t->sent, line);
+    memset(line, 0, n);
+    free(line);
+    t->token_used = strdup(tok);
+  }
+  if (t->sent == NULL)
+    return -1;
+
+  buf_free(&t->resp_body);
+  t->errbuf[0] = '\0';
+  t->status = 0;
+  curl_easy_setopt(e, CURLOPT_URL, t->url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_SHARE, d->share);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (c->cacert)
+    curl_easy_setopt(e, CURLOPT_CAINFO, c->cacert);
+  if (t->basic_auth && t->token_for) {
+    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    curl_easy_setopt(e, CURLOPT_USERNAME, t->token_for->client_id);
+    curl_easy_setopt(e, CURLOPT_PASSWORD, t->token_for->client_secret);
+  }
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->sent);
+  if (strcmp(t->method, "GET") == 0) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  } else if (strcmp(t->method, "HEAD") == 0) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->method);
+    if (t->body || strcmp(t->method, "POST") == 0 || strcmp(t->method, "PUT") == 0 ||
+        strcmp(t->method, "PATCH") == 0) {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body ? t->body : "");
+    }
+  }
+  if (curl_multi_add_handle(d->multi, e) != CURLM_OK)
+    return -1;
+  t->state = T_RUNNING;
+  t->started = now;
+  if (t->first_start == 0)
+    t->first_start = now;
+  t->attempts++;
+  d->running++;
+  c->inflight++;
+  c->stat_requests++;
+  if (!t->is_token)
+    pace_after_send(c, now);
+  return 0;
+}
+
+enum { NOT_SENT, MAYBE_SENT, FATAL };
+
+static int classify(CURLcode rc)
+{
+  switch (rc) {
+  case CURLE_COULDNT_CONNECT:
+    return NOT_SENT;
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+  case CURLE_GOT_NOTHING:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_OPERATION_TIMEDOUT:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+    return MAYBE_SENT;
+  default:
+    return FATAL;
+  }
+}
+
+/* Full jitter: a uniform wait below the capped exponential. */
+static double backoff(Driver *d, Client *c, int attempt)
+{
+  double ceiling = c->backoff_base * ldexp(1.0, attempt - 1);
+  if (ceiling > c->backoff_cap)
+    ceiling = c->backoff_cap;
+  return ceiling * rand01(d);
+}
+
+/* Schedule another attempt after `delay` if the caps allow; 0 if not, with
+ * the reason left in t->gave_up. */
+static int retry_later(Driver *d, Transfer *t, double delay, double now, const char *why)
+{
+  Client *c = t->c;
+  char reason[256];
+  if (t->attempts >= c->max_attempts) {
+    snprintf(reason, sizeof reason, "gave up after %d attempts (%s)", t->attempts, why);
+  } else if (delay > c->max_wait) {
+    snprintf(reason, sizeof reason, "%s asked to wait %.0f s, more than the %.0f s gcrun waits at once",
+             why, delay, c->max_wait);
+  } else if (t->retried_for + delay > c->max_retry_time) {
+    snprintf(reason, sizeof reason, "gave up after %.1f s of retries (%s)", t->retried_for, why);
+  } else {
+    t->retried_for += delay;
+    t->not_before = now + delay;
+    t->state = T_QUEUED;
+    c->stat_retries++;
+    append(&d->queue, t);
+    event(d, "retry: %s %s: %s; attempt %d of %d in %.2f s", t->method, t->url, why,
+          t->attempts + 1, c->max_attempts, delay);
+    return 1;
+  }
+  free(t->gave_up);
+  t->gave_up = strdup(reason);
+  return 0;
+}
+
+static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, double now)
+{
+  Client *c = t->c;
+  curl_multi_remove_handle(d->multi, t->easy);
+  d->running--;
+  c->inflight--;
+  t->state = T_DONE;
+
+  if (t->is_token) {
+    if (rc == CURLE_OK)
+      curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+    if ((rc == CURLE_COULDNT_CONNECT || t->status == 429 || t->status >= 502) &&
+        retry_later(d, t, backoff(d, c, t->attempts), now, rc ? "cannot connect" : "login host busy"))
+      return;
+    if (rc != CURLE_OK) {
+      t->err_code = "transport";
+      t->err_msg = strdup(t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+    }
+    Credentials *cr = t->token_for;
+    t->in_driver = 0;
+    if (cr->refreshing == t)
+      cr->refreshing = NULL;
+    credentials_token_done(cr, t, L, now);
+    transfer_free(t);
+    return;
+  }
+
+  if (gc_interrupted() && !t->cleanup) {
+    fail(d, t, "interrupted", "%s %s: interrupted", t->method, t->url);
+    return;
+  }
+
+  if (rc != CURLE_OK) {
+    int cls = classify(rc);
+    const char *msg = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+    int retryable = cls == NOT_SENT || (cls == MAYBE_SENT && t->idempotent);
+    if (rc == CURLE_WRITE_ERROR && t->resp_body.len + CURL_MAX_WRITE_SIZE > MAX_BODY)
+      msg = "response body larger than 64 MiB";
+    if (retryable && retry_later(d, t, backoff(d, c, t->attempts), now, msg))
+      return;
+    if (cls == MAYBE_SENT && !t->idempotent)
+      fail(d, t, "unknown_outcome", "%s %s: %s (the request may have reached the server)",
+           t->method, t->url, msg);
+    else if (t->gave_up)
+      fail(d, t, "transport", "%s %s: %s; %s", t->method, t->url, msg, t->gave_up);
+    else
+      fail(d, t, "transport", "%s %s: %s", t->method, t->url, msg);
+    return;
+  }
+
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+  read_ratelimit(t, now);
+
+  if (t->status == 401 && t->needs_auth && c->auth && !c->auth->static_token && !t->auth_retried) {
+    t->auth_retried = 1;
+    credentials_invalidate(c->auth, t->token_used);
+    t->not_before = now;
+    t->state = T_QUEUED;
+    append(&d->queue, t);
+    event(d, "retry: %s %s: 401, refreshing the token", t->method, t->url);
+    return;
+  }
+
+  if (t->status == 429 || (t->idempotent && (t->status == 502 || t->status == 503 || t->status == 504))) {
+    double delay = parse_retry_after(header_value(t, "Retry-After"), wall_now());
+    char why[64];
+    snprintf(why, sizeof why, "HTTP %ld", t->status);
+    if (t->status == 429) {
+      t->n429++;
+      c->stat_throttled++;
+    }
+    if (delay < 0)
+      delay = backoff(d, c, t->attempts);
+    if (retry_later(d, t, delay, now, why)) {
+      if (t->status == 429 && c->next_send < now + delay)
+        c->next_send = now + delay;   /* the whole client is over budget */
+      return;
+    }
+  }
+  complete(d, t, now);
+}
+
+/* Fail everything that is not cleanup work after SIGINT/SIGTERM. */
+static void interrupt_all(Driver *d)
+{
+  for (Transfer *t = d->queue, *n; t; t = n) {
+    n = t->next;
+    if (!t->cleanup && !t->is_token)
+      fail(d, t, "interrupted", "%s %s: interrupted", t->method, t->url);
+  }
+}
+
+/* Start what may start now; return when the next queued transfer becomes
+ * eligible by time (HUGE_VAL when none waits for time). */
+static double pump(Driver *d, double now)
+{
+  double next = HUGE_VAL;
+  Transfer *t = d->queue, *n;
+  for (; t; t = n) {
+    n = t->next;
+    Client *c = t->c;
+    if (t->not_before > now) {
+      if (t->not_before < next) next = t->not_before;
+      continue;
+    }
+    if (c->inflight >= c->concurrency)
+      continue;
+    if (t->needs_auth && c->auth && !c->auth->static_token &&
+        !credentials_token_valid(c->auth, now)) {
+      Credentials *cr = c->auth;
+      if (cr->failure && cr->failure_at >= t->enqueued) {
+        fail(d, t, "auth", "%s", cr->failure);
+        continue;
+      }
+      if (cr->refreshing == NULL) {
+        Transfer *tok = credentials_token_request(d, c, cr);
+        if (tok == NULL) {
+          fail(d, t, "auth", "cannot build the token request: out of memory");
+          continue;
+        }
+        tok->in_driver = 1;
+        if (start_attempt(d, tok, now) != 0) {
+          tok->in_driver = 0;
+          cr->refreshing = NULL;
+          transfer_free(tok);
+          fail(d, t, "auth", "cannot start the token request");
+        }
+      }
+      continue;
+    }
+    if (c->next_send > now && !t->is_token) {
+      if (c->next_send < next) next = c->next_send;
+      continue;
+    }
+    unlink_from(&d->queue, t);
+    if (start_attempt(d, t, now) != 0) {
+      t->state = T_DONE;
+      fail(d, t, "transport", "%s %s: cannot start the request (out of memory)", t->method, t->url);
+    }
+  }
+  return next;
+}
+
+void driver_wait(Driver *d, lua_State *L, double timeout)
+{
+  double now = gc_now();
+  double deadline = timeout < 0 ? HUGE_VAL : now + timeout;
+  for (;;) {
+    if (gc_interrupted())
+      interrupt_all(d);
+    double next = pump(d, now);
+    if (d->done)
+      return;
+    if (d->running == 0 && next == HUGE_VAL && deadline == HUGE_VAL)
+      return;                 /* nothing can happen any more */
+    double until = next < deadline ? next : deadline;
+    double wait = until - now;
+    if (wait > POLL_SLICE) wait = POLL_SLICE;
+    if (wait < 0) wait = 0;
+    int still;
+    if (d->running > 0) {
+      curl_multi_poll(d->multi, NULL, 0, (int)ceil(wait * 1000), NULL);
+      curl_multi_perform(d->multi, &still);
+      CURLMsg *m;
+      int left;
+      while ((m = curl_multi_info_read(d->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+          continue;
+        Transfer *t;
+        CURLcode rc = m->data.result;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        finish_attempt(d, t, rc, L, gc_now());
+      }
+    } else if (wait > 0) {
+      struct timespec ts = { (time_t)wait, (long)((wait - floor(wait)) * 1e9) };
+      nanosleep(&ts, NULL);
+    }
+    now = gc_now();
+    if (d->done || now >= deadline)
+      return;
+  }
+}

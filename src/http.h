@@ -1,0 +1,144 @@
+/* Internals shared by the HTTP driver, its Lua binding and the OAuth
+ * module. Nothing here calls Lua except where a lua_State is passed in,
+ * and never from inside a libcurl callback. */
+#ifndef GCRUN_HTTP_H
+#define GCRUN_HTTP_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+#include <lua.h>
+
+typedef struct Buf {
+  char *data;
+  size_t len, cap;
+} Buf;
+
+int buf_add(Buf *b, const char *p, size_t n);   /* 0, or -1 out of memory */
+void buf_free(Buf *b);
+
+typedef struct Driver Driver;
+typedef struct Client Client;
+typedef struct Transfer Transfer;
+typedef struct Credentials Credentials;
+
+enum { T_QUEUED, T_RUNNING, T_DONE };
+
+/* OAuth client credentials and their token cache (oauth.c). The secret
+ * and the token live only here, in C memory, and are wiped when freed. */
+struct Credentials {
+  char *client_id;
+  char *client_secret;
+  char *static_token;      /* a given access token: used as is, never refreshed */
+  char *token_url;
+  char *token_body;        /* the token request's body (holds the secret) */
+  int tutorial;            /* token request in the tutorial's JSON format */
+  char *token;             /* current bearer token, or NULL */
+  double expires_at;       /* monotonic time the token stops being used */
+  Transfer *refreshing;    /* the token request in flight, if any */
+  char *failure;           /* why the last refresh failed, or NULL */
+  int failure_status;
+  double failure_at;
+  long refreshes;
+  int refs;                /* the Lua handle and every client using it */
+};
+
+struct Client {
+  Driver *d;
+  char *base_url;
+  struct curl_slist *headers;     /* default request headers */
+  long timeout_ms, connect_timeout_ms;
+  int max_attempts;
+  double max_retry_time;          /* seconds of waiting between attempts, in all */
+  double max_wait;                /* the longest single wait honoured */
+  double backoff_base, backoff_cap;
+  int concurrency, inflight;
+  double rate;                    /* client-side cap, requests a second; 0 none */
+  double next_send;               /* pacing: earliest start of the next request */
+  long rl_allowed, rl_count;      /* last inin-ratelimit-* headers seen */
+  double rl_reset_at;
+  int rl_known;
+  Credentials *auth;              /* NULL: no Authorization header */
+  char *cacert;
+  long stat_requests, stat_retries, stat_throttled, stat_failures;
+  int refs;                       /* the Lua handle and every live transfer */
+};
+
+struct Transfer {
+  Driver *d;
+  Client *c;
+  Transfer *next;                 /* in the driver's queue or done list */
+  CURL *easy;
+  char *method, *url;
+  char *body;
+  size_t body_len;
+  struct curl_slist *headers;     /* the caller's headers */
+  struct curl_slist *sent;        /* headers of the attempt in flight */
+  int idempotent, cleanup, needs_auth;
+  int is_token;                   /* an internal token request */
+  int basic_auth;                 /* send the client id and secret as Basic */
+  Credentials *token_for;
+  int state;
+  double enqueued, not_before, started, first_start, finished;
+  int attempts, n429, auth_retried;
+  double retried_for;
+  char *token_used;
+  long status;
+  Buf resp_body;
+  char errbuf[CURL_ERROR_SIZE];
+  const char *err_code;           /* NULL on success */
+  char *err_msg;
+  char *gave_up;                  /* why retrying stopped early, if it did */
+  int in_driver;                  /* queued, running or in the done list */
+  int has_box;                    /* a Lua handle points here */
+};
+
+/* An event for the log: a retry being scheduled. */
+typedef struct Event {
+  struct Event *next;
+  char *line;
+} Event;
+
+struct Driver {
+  CURLM *multi;
+  CURLSH *share;
+  Transfer *queue;                /* waiting to start, in arrival order */
+  Transfer *done;                 /* finished, not yet handed to Lua */
+  Event *events, **events_tail;
+  int running;
+  unsigned long long rng;
+  int refs;                       /* the module and every client */
+};
+
+/* driver.c */
+Driver *driver_new(void);
+void driver_release(Driver *d);
+Transfer *transfer_new(Client *c, const char *method, const char *url);
+void transfer_release(Transfer *t);     /* drop the Lua handle's claim */
+void driver_enqueue(Driver *d, Transfer *t);
+/* Run transfers for at most `timeout` seconds or until one finishes;
+ * L is used for protected JSON decoding of token responses only. */
+void driver_wait(Driver *d, lua_State *L, double timeout);
+Transfer *driver_take_done(Driver *d);    /* the caller then owns it via its box */
+Event *driver_take_events(Driver *d);
+void client_release(Client *c);
+void credentials_release(Credentials *cr);
+
+/* headers.c: pure parsers, fuzzed */
+double parse_retry_after(const char *value, double now_wall);  /* seconds, or -1 */
+int parse_long_header(const char *value, long *out);           /* 1 if valid */
+
+/* url.c: pure helpers, fuzzed */
+int url_is_loopback_http(const char *url);    /* 1 loopback http, 0 https, -1 refused */
+char *url_encode(const char *s, size_t len);   /* malloc'd, NULL on no memory */
+
+/* redact.c */
+char *redact_body(const char *body, size_t len);   /* malloc'd copy with secrets masked */
+
+/* oauth.c */
+int credentials_token_valid(const Credentials *cr, double now);
+Transfer *credentials_token_request(Driver *d, Client *c, Credentials *cr);
+void credentials_token_done(Credentials *cr, Transfer *t, lua_State *L, double now);
+void credentials_invalidate(Credentials *cr, const char *token_used);
+Credentials *gc_credentials(lua_State *L, int index);   /* NULL if not credentials */
+
+#endif

@@ -1,0 +1,21 @@
+/* The JSON structure scanner (jsonscan.c): pure functions, fuzzed alone. */
+#ifndef GCRUN_JSONSCAN_H
+#define GCRUN_JSONSCAN_H
+
+#include <stddef.h>
+
+typedef void (*jsonscan_dup_cb)(const char *parent, size_t plen, const char *key, size_t klen,
+                                int line, int column, void *ud);
+
+/* Report every key repeated within one object. Returns how many, -1 when
+ * out of memory, -2 when nested too deep. */
+int jsonscan_duplicates(const char *text, size_t len, jsonscan_dup_cb cb, void *ud);
+
+size_t jsonscan_count_empty_arrays(const char *text, size_t len);
+
+/* A malloc'd copy with each empty array [] replaced by [sentinel]. */
+char *jsonscan_mark_empty_arrays(const char *text, size_t len, size_t *outlen);
+
+extern const char jsonscan_sentinel[];
+
+#endif

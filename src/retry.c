@@ -1,0 +1,217 @@
+/* gcrun.retry: the optimistic-concurrency loop. Fetch the resource, let
+ * Lua modify it, submit; on a conflict (409, a 400 saying the version does
+ * not match, or a submit whose outcome is unknown) fetch again, reapply and
+ * resubmit after a backoff. A modify that finds nothing left to change ends
+ * the loop: the edit is already there, so it is never applied twice.
+ *
+ * fetch, modify and submit make HTTP requests, which yield inside tasks;
+ * the loop is therefore written with continuations (lua_callk/pcallk) and
+ * keeps its state in a table, not in C locals. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "host.h"
+
+enum { PH_FETCH = 1, PH_MODIFY, PH_SUBMIT, PH_SLEEP };
+
+/* Stack: 1 = options, 2 = loop state. */
+#define OPTS 1
+#define STATE 2
+
+static lua_Integer get_int(lua_State *L, int t, const char *k, lua_Integer def)
+{
+  lua_getfield(L, t, k);
+  lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : def;
+  lua_pop(L, 1);
+  return v;
+}
+
+static double get_num(lua_State *L, int t, const char *k, double def)
+{
+  lua_getfield(L, t, k);
+  double v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : def;
+  lua_pop(L, 1);
+  return v;
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+  lua_pushinteger(L, v);
+  lua_setfield(L, STATE, k);
+}
+
+static int step(lua_State *L, int status, lua_KContext ctx);
+
+static int call_fetch(lua_State *L)
+{
+  set_int(L, "attempts", get_int(L, STATE, "attempts", 0) + 1);
+  lua_getfield(L, OPTS, "fetch");
+  lua_callk(L, 0, 1, PH_FETCH, step);
+  return step(L, LUA_OK, PH_FETCH);
+}
+
+/* The final result: {value=, changed=, attempts=, conflicts=, response=, unknown=} */
+static int finish(lua_State *L, int changed)
+{
+  lua_pushboolean(L, changed);
+  lua_setfield(L, STATE, "changed");
+  lua_settop(L, STATE);
+  return 1;
+}
+
+static int is_conflict(lua_State *L, int resp, lua_Integer status)
+{
+  if (status == 409)
+    return 1;
+  if (status != 400)
+    return 0;
+  lua_getfield(L, resp, "body");
+  const char *body = lua_tostring(L, -1);
+  int v = body && (strstr(body, "does not match the current version") ||
+                   strstr(body, "version.validate.failed"));
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Conflict: back off and go round again, or give up with the last answer. */
+static int conflict(lua_State *L)
+{
+  lua_Integer attempts = get_int(L, STATE, "attempts", 1);
+  lua_Integer max = get_int(L, OPTS, "attempts", 5);
+  set_int(L, "conflicts", get_int(L, STATE, "conflicts", 0) + 1);
+  if (attempts >= max) {
+    gc_pusherror(L, "conflict", "still conflicting after %d attempts", (int)attempts);
+    lua_getfield(L, STATE, "response");
+    lua_setfield(L, -2, "response");
+    lua_pushinteger(L, attempts);
+    lua_setfield(L, -2, "attempts");
+    return lua_error(L);
+  }
+  double base = get_num(L, OPTS, "backoff_base", 0.2);
+  double cap = get_num(L, OPTS, "backoff_cap", 5);
+  double ceiling = base * ldexp(1.0, (int)attempts - 1);
+  if (ceiling > cap) ceiling = cap;
+  /* full jitter; the spread matters, not unpredictability */
+  unsigned long x = (unsigned long)clock() * 2654435761UL + (unsigned long)attempts * 40503UL;
+  double delay = ceiling * (double)(x % 1000) / 1000.0;
+  lua_getfield(L, OPTS, "sleep");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "gcrun.http");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "sleep");
+    lua_remove(L, -2);
+  }
+  lua_pushnumber(L, delay);
+  lua_callk(L, 1, 0, PH_SLEEP, step);
+  return step(L, LUA_OK, PH_SLEEP);
+}
+
+static int step(lua_State *L, int status, lua_KContext ctx)
+{
+  switch ((int)ctx) {
+  case PH_FETCH:
+    lua_setfield(L, STATE, "value");
+    lua_getfield(L, OPTS, "modify");
+    lua_getfield(L, STATE, "value");
+    lua_callk(L, 1, 1, PH_MODIFY, step);
+    return step(L, LUA_OK, PH_MODIFY);
+
+  case PH_MODIFY: {
+    int changed = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!changed) {
+      /* nothing left to change: on the first pass nothing was needed; after
+       * an unknown outcome it means our earlier submit landed */
+      lua_getfield(L, STATE, "unknown");
+      int landed = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+      return finish(L, landed);
+    }
+    lua_getfield(L, OPTS, "submit");
+    lua_getfield(L, STATE, "value");
+    int st = lua_pcallk(L, 1, 1, 0, PH_SUBMIT, step);
+    return step(L, st, PH_SUBMIT);
+  }
+
+  case PH_SUBMIT:
+    if (status != LUA_OK && status != LUA_YIELD) {
+      if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "code");
+        int unknown = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "unknown_outcome") == 0;
+        lua_pop(L, 1);
+        if (unknown) {
+          lua_pop(L, 1);
+          lua_pushboolean(L, 1);
+          lua_setfield(L, STATE, "unknown");
+          return conflict(L);
+        }
+      }
+      return lua_error(L);                  /* anything else is the caller's */
+    }
+    {
+      int resp = lua_gettop(L);
+      if (!lua_istable(L, resp))
+        return luaL_error(L, "retry.on_conflict: submit must return a response");
+      lua_getfield(L, resp, "status");
+      lua_Integer code = lua_tointeger(L, -1);
+      lua_pop(L, 1);
+      lua_pushvalue(L, resp);
+      lua_setfield(L, STATE, "response");
+      if (code >= 200 && code < 300) {
+        lua_pop(L, 1);
+        return finish(L, 1);
+      }
+      if (is_conflict(L, resp, code)) {
+        lua_pop(L, 1);
+        return conflict(L);
+      }
+      gc_pusherror(L, "http", "the submit was refused with HTTP %d", (int)code);
+      lua_pushvalue(L, resp);
+      lua_setfield(L, -2, "response");
+      lua_pushinteger(L, code);
+      lua_setfield(L, -2, "status");
+      return lua_error(L);
+    }
+
+  case PH_SLEEP:
+    return call_fetch(L);
+  }
+  return luaL_error(L, "retry.on_conflict: bad state");
+}
+
+/* on_conflict{fetch=, modify=, submit=, attempts=5, backoff_base=0.2,
+ *             backoff_cap=5, sleep=} -> {value=, changed=, attempts=,
+ *             conflicts=, response=, unknown=} */
+static int retry_on_conflict(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  static const char *const fns[] = {"fetch", "modify", "submit"};
+  for (int i = 0; i < 3; i++) {
+    lua_getfield(L, 1, fns[i]);
+    if (!lua_isfunction(L, -1))
+      return luaL_error(L, "retry.on_conflict needs a %s function", fns[i]);
+    lua_pop(L, 1);
+  }
+  lua_createtable(L, 0, 6);                 /* STATE */
+  set_int(L, "attempts", 0);
+  set_int(L, "conflicts", 0);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, STATE, "unknown");
+  return call_fetch(L);
+}
+
+int luaopen_gcrun_retry(lua_State *L)
+{
+  static const luaL_Reg funcs[] = {
+    {"on_conflict", retry_on_conflict},
+    {NULL, NULL}
+  };
+  luaL_newlib(L, funcs);
+  return 1;
+}

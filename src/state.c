@@ -1,0 +1,126 @@
+/* Creating a gcrun Lua state: libraries, native modules, module path, the
+ * shared error type, and where the data directory is. */
+#include "config.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lualib.h>
+#include <lua-cjson.h>
+
+#include "host.h"
+
+int luaopen_cjson_safe(lua_State *L);   /* exported by lua-cjson, not declared */
+
+/* The uninstalled ./gcrun at the top of the build tree uses the source tree
+ * it was built from, so it is never shadowed by an older installed copy;
+ * every other copy uses the configure-time PKGDATADIR. */
+const char *gc_datadir(void)
+{
+  static char exedir[PATH_MAX], builddir[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exedir, sizeof exedir - 1);
+  if (n <= 0)
+    return PKGDATADIR;
+  exedir[n] = '\0';
+  char *slash = strrchr(exedir, '/');
+  if (slash == NULL)
+    return PKGDATADIR;
+  *slash = '\0';
+  if (realpath(GCRUN_BUILDDIR, builddir) && strcmp(builddir, exedir) == 0)
+    return GCRUN_SRCDIR;
+  return PKGDATADIR;
+}
+
+double gc_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int error_tostring(lua_State *L)
+{
+  lua_getfield(L, 1, "message");
+  if (!lua_isstring(L, -1)) {
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "code");
+  }
+  luaL_tolstring(L, -1, NULL);
+  return 1;
+}
+
+void gc_pusherror(lua_State *L, const char *code, const char *fmt, ...)
+{
+  va_list ap;
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, code);
+  lua_setfield(L, -2, "code");
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_setfield(L, -2, "message");
+  luaL_setmetatable(L, "gcrun.Error");
+}
+
+static void preload(lua_State *L, const char *name, lua_CFunction open)
+{
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, open);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1);
+}
+
+/* package.path: the data directory first, then the system's Lua paths
+ * (busted and its helpers live there) without the current directory, so a
+ * stray ./gcrun/x.lua never replaces a bundled module. */
+static void set_path(lua_State *L, const char *datadir)
+{
+  luaL_Buffer b;
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  const char *sys = lua_tostring(L, -1);
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, datadir);
+  luaL_addstring(&b, "/lua/?.lua;");
+  luaL_addstring(&b, datadir);
+  luaL_addstring(&b, "/lua/?/init.lua");
+  while (sys && *sys) {
+    const char *end = strchr(sys, ';');
+    size_t len = end ? (size_t)(end - sys) : strlen(sys);
+    if (len > 0 && strncmp(sys, "./", 2) != 0) {
+      luaL_addchar(&b, ';');
+      luaL_addlstring(&b, sys, len);
+    }
+    sys += len + (end ? 1 : 0);
+  }
+  luaL_pushresult(&b);
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 2);
+}
+
+void gc_openstate(lua_State *L, const char *datadir)
+{
+  luaL_openlibs(L);
+  if (luaL_newmetatable(L, "gcrun.Error")) {
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  lua_pushstring(L, datadir);
+  lua_setfield(L, LUA_REGISTRYINDEX, "gcrun.datadir");
+
+  preload(L, "cjson", luaopen_cjson);
+  preload(L, "cjson.safe", luaopen_cjson_safe);
+  preload(L, "gcrun.http.core", luaopen_gcrun_http_core);
+  preload(L, "gcrun.oauth", luaopen_gcrun_oauth);
+  preload(L, "gcrun.retry", luaopen_gcrun_retry);
+  preload(L, "gcrun.server", luaopen_gcrun_server);
+  preload(L, "gcrun.signal", luaopen_gcrun_signal);
+  preload(L, "gcrun.sys", luaopen_gcrun_sys);
+  preload(L, "gcrun.jsonscan", luaopen_gcrun_jsonscan);
+  set_path(L, datadir);
+}
