@@ -366,6 +366,11 @@ static int start_attempt(Driver *d, Transfer *t, double now)
     curl_easy_setopt(e, CURLOPT_PASSWORD, t->token_for->client_secret);
   }
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  /* libcurl silently resends a request whose reused connection died
+   * before any answer; for a request that must not run twice, only a
+   * fresh connection rules that out */
+  if (!t->idempotent)
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);

@@ -17,6 +17,7 @@
 #define DRIVER_MT "gcrun.http.Driver"
 #define CLIENT_MT "gcrun.http.Client"
 #define TRANSFER_MT "gcrun.http.Transfer"
+#define BOXES "gcrun.http.boxes"        /* registry: transfer address -> its box */
 
 typedef struct { Driver *d; } DriverBox;
 typedef struct { Client *c; } ClientBox;
@@ -207,7 +208,7 @@ static int client_start(lua_State *L)
 {
   Client *c = check_client(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  Driver *d = upvalue_driver(L);
+  Driver *d = c->d;
   lua_settop(L, 2);
   lua_getfield(L, 2, "method");
   const char *method = luaL_optstring(L, -1, "GET");
@@ -252,7 +253,7 @@ static int client_start(lua_State *L)
   driver_enqueue(d, t);
   /* remember the box by address so `wait` can hand it back; weak values,
    * so a transfer nobody holds is collected and cancelled */
-  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, BOXES);
   lua_pushlightuserdata(L, t);
   lua_pushvalue(L, bi);
   lua_rawset(L, -3);
@@ -359,7 +360,7 @@ static int http_wait(lua_State *L)
   double timeout = luaL_optnumber(L, 1, -1);
   driver_wait(d, L, timeout);
   lua_newtable(L);
-  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, BOXES);
   int n = 0;
   Transfer *t;
   while ((t = driver_take_done(d)) != NULL) {
@@ -502,18 +503,19 @@ int luaopen_gcrun_http_core(lua_State *L)
   luaL_setfuncs(L, transfer_methods, 0);
   lua_pop(L, 1);
 
-  lua_newtable(L);
-  DriverBox *b = lua_newuserdatauv(L, sizeof *b, 1);
-  b->d = driver_new();
-  if (b->d == NULL)
-    return luaL_error(L, "cannot initialise libcurl");
-  luaL_setmetatable(L, DRIVER_MT);
   lua_newtable(L);                      /* address -> transfer box, weak values */
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_setiuservalue(L, -2, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, BOXES);
+
+  lua_newtable(L);
+  DriverBox *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->d = driver_new();
+  if (b->d == NULL)
+    return luaL_error(L, "cannot initialise libcurl");
+  luaL_setmetatable(L, DRIVER_MT);
   luaL_setfuncs(L, funcs, 1);
   return 1;
 }

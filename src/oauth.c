@@ -165,7 +165,7 @@ void credentials_token_done(Credentials *cr, Transfer *t, lua_State *L, double n
     if (tok && *tok && ttl > 0 && isfinite(ttl)) {
       wipe_free(cr->token);
       cr->token = strdup(tok);
-      double margin = ttl > 2 * REFRESH_MARGIN ? REFRESH_MARGIN : ttl / 2;
+      double margin = ttl > REFRESH_MARGIN ? REFRESH_MARGIN : ttl / 2;
       cr->expires_at = now + ttl - margin;
       free(cr->failure);
       cr->failure = NULL;
@@ -296,8 +296,8 @@ static int rank(const char *source)
 
 static int raise_config(lua_State *L, Settings *s, const char *code, const char *fmt, const char *arg)
 {
+  gc_pusherror(L, code, fmt, arg);   /* format first: arg may point into s */
   settings_free(s);
-  gc_pusherror(L, code, fmt, arg);
   return lua_error(L);
 }
 

@@ -1,82 +1,122 @@
-/* Masking secrets in bodies shown by traces: the values of client_secret,
- * access_token, refresh_token and password, in JSON ("key": "value") and in
- * form encoding (key=value). Works on any bytes, valid JSON or not. */
+/* Masking secrets in text shown by traces: the values of client_secret,
+ * access_token, refresh_token, password and authorization, whether they
+ * stand in JSON ("key": "value"), in JSON embedded in a JSON string
+ * (\"key\":\"value\"), or in form encoding (key=value); and every
+ * credential after "Bearer " or "Basic ". Works on any bytes. */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 
 static const char *const secret_keys[] = {
-  "client_secret", "access_token", "refresh_token", "password", NULL
+  "client_secret", "access_token", "refresh_token", "password", "authorization", NULL
 };
 
-static size_t key_at(const char *p, size_t left)
+static const char *const schemes[] = { "Bearer ", "Basic ", NULL };
+
+static size_t match_word(const char *p, size_t left, const char *const *words)
 {
-  for (int i = 0; secret_keys[i]; i++) {
-    size_t n = strlen(secret_keys[i]);
-    if (left >= n && memcmp(p, secret_keys[i], n) == 0)
+  for (int i = 0; words[i]; i++) {
+    size_t n = strlen(words[i]);
+    if (left >= n && strncasecmp(p, words[i], n) == 0)
       return n;
   }
   return 0;
 }
 
+static int is_token_char(char c)
+{
+  return isalnum((unsigned char)c) || strchr("-._~+/=", c) != NULL;
+}
+
+static size_t skip_ws(const char *s, size_t i, size_t len)
+{
+  while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+    i++;
+  return i;
+}
+
+/* If a secret key starts at i (after a quote, \", & or ?), return the
+ * offset where its value starts and set *quote to the value's quoting:
+ * 2 for \", 1 for ", 0 for none; 0 when there is no key here. */
+static size_t secret_value_at(const char *s, size_t i, size_t len, int *quote, int *form)
+{
+  int esc = i >= 2 && s[i - 1] == '"' && s[i - 2] == '\\';
+  int q = !esc && i >= 1 && s[i - 1] == '"';
+  int f = i == 0 || s[i - 1] == '&' || s[i - 1] == '?';
+  if (!esc && !q && !f)
+    return 0;
+  size_t k = match_word(s + i, len - i, secret_keys);
+  if (k == 0)
+    return 0;
+  size_t j = i + k;
+  if (esc) {
+    if (j + 1 >= len || s[j] != '\\' || s[j + 1] != '"') return 0;
+    j += 2;
+  } else if (q) {
+    if (j >= len || s[j] != '"') return 0;
+    j++;
+  }
+  j = skip_ws(s, j, len);
+  if (j >= len || (s[j] != ':' && s[j] != '='))
+    return 0;
+  *form = s[j] == '=';
+  j = skip_ws(s, j + 1, len);
+  if (j + 1 < len && s[j] == '\\' && s[j + 1] == '"') { *quote = 2; return j + 2; }
+  if (j < len && s[j] == '"') { *quote = 1; return j + 1; }
+  *quote = 0;
+  return j;
+}
+
+/* End of a value that starts at v. */
+static size_t value_end(const char *s, size_t v, size_t len, int quote, int form)
+{
+  size_t e = v;
+  if (quote == 2) {
+    while (e + 1 < len && !(s[e] == '\\' && s[e + 1] == '"'))
+      e += (s[e] == '\\' && s[e + 1] == '\\') ? 2 : 1;
+    return e < len ? e : len;
+  }
+  if (quote == 1) {
+    while (e < len && s[e] != '"')
+      e += s[e] == '\\' ? 2 : 1;
+    return e < len ? e : len;
+  }
+  while (e < len && s[e] != '&' && s[e] != ',' && s[e] != '}' && s[e] != ' ' && s[e] != '\n' &&
+         (form || s[e] != '"'))
+    e++;
+  return e;
+}
+
 char *redact_body(const char *body, size_t len)
 {
   Buf out = {0};
-  size_t i = 0;
+  size_t i = 0, copied = 0;
   while (i < len) {
-    int quoted = body[i] == '"';
-    size_t k = key_at(body + i + quoted, len - i - quoted);
-    size_t j = i + quoted + k;
-    if (k == 0 || (quoted && (j >= len || body[j] != '"')) ||
-        (!quoted && i > 0 && body[i - 1] != '&' && body[i - 1] != '?')) {
-      if (buf_add(&out, body + i, 1) != 0)
+    int quote, form;
+    size_t v = secret_value_at(body, i, len, &quote, &form);
+    size_t scheme = v ? 0 : match_word(body + i, len - i, schemes);
+    if (v) {
+      size_t e = value_end(body, v, len, quote, form);
+      if (buf_add(&out, body + copied, v - copied) != 0 || buf_add(&out, "***", 3) != 0)
         goto oom;
-      i++;
-      continue;
-    }
-    if (quoted) {
-      j++;                                   /* closing quote of the key */
-      size_t v = j;
-      while (v < len && (body[v] == ' ' || body[v] == '\t' || body[v] == '\n' || body[v] == '\r'))
-        v++;
-      if (v >= len || body[v] != ':') {
-        if (buf_add(&out, body + i, j - i) != 0) goto oom;
-        i = j;
-        continue;
-      }
-      v++;
-      while (v < len && (body[v] == ' ' || body[v] == '\t' || body[v] == '\n' || body[v] == '\r'))
-        v++;
-      if (buf_add(&out, body + i, v - i) != 0) goto oom;
-      if (v < len && body[v] == '"') {       /* a string: skip it, escapes included */
-        size_t e = v + 1;
-        while (e < len && body[e] != '"')
-          e += body[e] == '\\' ? 2 : 1;
-        if (buf_add(&out, "\"***\"", 5) != 0) goto oom;
-        i = e < len ? e + 1 : len;
-      } else {                               /* a bare value up to , } or space */
-        size_t e = v;
-        while (e < len && body[e] != ',' && body[e] != '}' && body[e] != ' ' && body[e] != '\n')
-          e++;
-        if (buf_add(&out, "***", 3) != 0) goto oom;
-        i = e;
-      }
-    } else if (j < len && body[j] == '=') {  /* form field */
-      size_t e = j + 1;
-      while (e < len && body[e] != '&')
+      copied = i = e;
+    } else if (scheme && i + scheme < len && is_token_char(body[i + scheme])) {
+      size_t e = i + scheme;
+      while (e < len && is_token_char(body[e]))
         e++;
-      if (buf_add(&out, body + i, j + 1 - i) != 0 || buf_add(&out, "***", 3) != 0)
+      if (buf_add(&out, body + copied, i + scheme - copied) != 0 || buf_add(&out, "***", 3) != 0)
         goto oom;
-      i = e;
+      copied = i = e;
     } else {
-      if (buf_add(&out, body + i, 1) != 0) goto oom;
       i++;
     }
   }
-  if (out.data == NULL && buf_add(&out, "", 0) != 0)
+  if (buf_add(&out, body + copied, len - copied) != 0)
     goto oom;
   return out.data;
 oom:

@@ -4,8 +4,8 @@ local sys = require "gcrun.sys"
 
 local M = {}
 
-M.bin = os.getenv("GCRUN_BIN") or "./gcrun"
-M.srcdir = os.getenv("GCRUN_SRCDIR") or "."
+M.bin = os.getenv("GCRUN_BIN") or sys.realpath("/proc/self/exe")
+M.srcdir = os.getenv("GCRUN_SRCDIR") or sys.realpath(".")
 
 function M.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
@@ -43,9 +43,11 @@ function M.run(args, opts)
   local parts = {}
   if opts.cwd then parts[#parts + 1] = "cd " .. M.quote(opts.cwd) .. " &&" end
   parts[#parts + 1] = "env"
+  local sets = {}
   for k, v in pairs(opts.env or {}) do
-    if v == false then parts[#parts + 1] = "-u " .. k else parts[#parts + 1] = k .. "=" .. M.quote(v) end
+    if v == false then parts[#parts + 1] = "-u " .. k else sets[#sets + 1] = k .. "=" .. M.quote(v) end
   end
+  table.move(sets, 1, #sets, #parts + 1, parts)
   parts[#parts + 1] = M.quote(opts.bin or M.bin)
   for _, a in ipairs(args) do parts[#parts + 1] = M.quote(a) end
   local cmd = table.concat(parts, " ")

@@ -42,11 +42,17 @@ end
 
 local SENTINEL = jsonscan.SENTINEL
 
+-- Put back empty arrays and give whole numbers integer type (cjson 2.1.0
+-- decodes every number as a float, and 3.0 reads badly in messages).
 local function restore(v)
-  if type(v) ~= "table" then return v end
+  if type(v) ~= "table" then return math.tointeger(v) or v end
   if v[1] == SENTINEL and #v == 1 then return M.array({}) end
   for k, x in pairs(v) do
-    if type(x) == "table" then v[k] = restore(x) end
+    if type(x) == "table" then
+      v[k] = restore(x)
+    elseif math.type(x) == "float" then
+      v[k] = math.tointeger(x) or x
+    end
   end
   if #v > 0 then setmetatable(v, ARRAY) end
   return v
@@ -73,8 +79,7 @@ function M.decode(text)
     msg = msg:gsub(" at character %d+", "")
     return nil, { message = msg, line = line, column = col }
   end
-  if n > 0 or type(v) == "table" then v = restore(v) end
-  return v
+  return restore(v)
 end
 
 local function sorted_keys(t)

@@ -1,1 +1,0 @@
-return { description = "print the version", main = function() print("v") end }
