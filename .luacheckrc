@@ -3,5 +3,5 @@
 std = "lua54"
 max_line_length = 120
 codes = true
-files["tests"] = { std = "+busted" }
+files["tests"] = { std = "+busted", max_line_length = 140 }
 files["bench"] = { std = "+busted" }

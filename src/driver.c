@@ -277,21 +277,23 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
   return buf_add(&t->resp_body, p, len) == 0 ? len : 0;
 }
 
-/* Spread the rate budget the service reports evenly over what is left of
- * its window, and never exceed the client's own cap. */
+/* Keep inside the budget the service reports: send freely while the
+ * window has budget left after what is in flight, hold at zero until the
+ * window resets. (Spreading the budget evenly instead would make a small
+ * run crawl at 5 requests a second for nothing.) The client's own rate cap
+ * spaces requests evenly. */
 static void pace_after_send(Client *c, double now)
 {
-  double interval = c->rate > 0 ? 1.0 / c->rate : 0;
-  if (c->rl_known && now >= c->rl_reset_at)
+  c->next_send = c->rate > 0 ? now + 1.0 / c->rate : now;
+  if (!c->pace || !c->rl_known)
+    return;
+  if (now >= c->rl_reset_at) {
     c->rl_known = 0;          /* a new window: the next answer tells its budget */
-  if (c->rl_known) {
-    long left = c->rl_allowed - c->rl_count - c->inflight;
-    double until_reset = c->rl_reset_at - now;
-    double spread = left > 0 ? until_reset / (double)left : until_reset;
-    if (spread > interval)
-      interval = spread;
+    return;
   }
-  c->next_send = now + interval;
+  /* what the last answer counted, plus what is in flight (this one too) */
+  if (c->rl_allowed - c->rl_count - c->inflight <= 0 && c->next_send < c->rl_reset_at)
+    c->next_send = c->rl_reset_at;
 }
 
 static const char *header_value(Transfer *t, const char *name)

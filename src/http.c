@@ -126,6 +126,9 @@ static int http_client(lua_State *L)
   c->backoff_cap = opt_number(L, 1, "backoff_cap", 30);
   c->concurrency = (int)opt_number(L, 1, "concurrency", 8);
   c->rate = opt_number(L, 1, "rate", 0);
+  lua_getfield(L, 1, "pace");
+  c->pace = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 1);
   if (c->max_attempts < 1) c->max_attempts = 1;
   if (c->concurrency < 1) c->concurrency = 1;
   lua_getfield(L, 1, "cacert");

@@ -53,6 +53,7 @@ struct Client {
   double backoff_base, backoff_cap;
   int concurrency, inflight;
   double rate;                    /* client-side cap, requests a second; 0 none */
+  int pace;                       /* follow the inin-ratelimit-* budget */
   double next_send;               /* pacing: earliest start of the next request */
   long rl_allowed, rl_count;      /* last inin-ratelimit-* headers seen */
   double rl_reset_at;

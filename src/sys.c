@@ -286,6 +286,13 @@ static int sys_mkdtemp(lua_State *L)
   return 1;
 }
 
+/* datadir() -> the directory holding lua/, scripts/ and examples/ */
+static int sys_datadir(lua_State *L)
+{
+  lua_getfield(L, LUA_REGISTRYINDEX, "gcrun.datadir");
+  return 1;
+}
+
 int luaopen_gcrun_sys(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
@@ -302,6 +309,7 @@ int luaopen_gcrun_sys(lua_State *L)
     {"getpid", sys_getpid},
     {"getuid", sys_getuid},
     {"mkdtemp", sys_mkdtemp},
+    {"datadir", sys_datadir},
     {NULL, NULL}
   };
   luaL_newlib(L, funcs);

@@ -20,7 +20,7 @@ local GLOBAL = options.merge(options.compile {
   { "version", "print the version and exit", short = "V" },
   { "list", "list the bundled scripts with their descriptions", short = "l" },
   { "path=DIR", "look for scripts and modules in DIR first (repeatable)", multiple = true },
-  { "eval=CHUNK", "run a Lua chunk instead of a script", short = "e" },
+  { "eval=CHUNK", "run a Lua chunk instead of a script", short = "e", stop = true },
 }, OUTPUT)
 
 -- Options every script accepts: output and the connection to an org.
@@ -120,9 +120,18 @@ local function script_usage(name, decl, compiled)
   return table.concat(lines, "\n") .. "\n"
 end
 
--- Run a loaded chunk: a chunk returning a script table gets its options
--- parsed and its main called; any other chunk has already done its work.
-local function run_chunk(fn, label, rest, common, version)
+-- Run a loaded chunk with `rest` (argv without the common options) as its
+-- arguments: a chunk returning a script table gets its options parsed from
+-- the whole argv and its main called; any other chunk has done its work.
+-- Output options given before the script name count unless repeated after it.
+local function with_global_output(values, g)
+  for _, k in ipairs { "verbose", "quiet", "log-format" } do
+    if g[k] and g[k] ~= 0 and not (values[k] and values[k] ~= 0) then values[k] = g[k] end
+  end
+  return values
+end
+
+local function run_chunk(fn, label, argv, rest, common, version, g)
   local session = require "gcrun.session"
   session.configure(common, version)
   _G.arg = rest
@@ -132,7 +141,8 @@ local function run_chunk(fn, label, rest, common, version)
   if not ok then errors.raise("usage", "%s", err) end
   local own = options.compile(decl.options)
   local all = options.merge(own, M.COMMON, options.compile { { "help", "show this help", short = "h" } })
-  local values, positional = options.parse(all, rest, { where = label })
+  local values, positional = options.parse(all, argv, { where = label })
+  with_global_output(values, g)
   if values.help then
     io.stdout:write(script_usage(label, decl, own))
     return 0
@@ -185,13 +195,11 @@ local function run(args, info)
   end
 
   local common
-  common, rest = extract_common(rest)
-  for _, k in ipairs { "verbose", "quiet", "log-format" } do
-    if g[k] and g[k] ~= 0 and not (common[k] and common[k] ~= 0) then common[k] = g[k] end
-  end
-  configure_output(common)
+  local argv = rest
+  common, rest = extract_common(argv)
+  configure_output(with_global_output(common, g))
   require("gcrun.signal").install()
-  return run_chunk(fn, label, rest, common, info.version)
+  return run_chunk(fn, label, argv, rest, common, info.version, g)
 end
 
 -- main(args, info) -> exit status. Every error ends here: a message on

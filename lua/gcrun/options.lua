@@ -4,7 +4,8 @@
 --
 -- A declaration is { "name" or "name=METAVAR", "help", default = v,
 -- type = "string"|"integer"|"number", choices = {...}, multiple = true,
--- short = "x", check = function(v) return v or nil, reason end }.
+-- short = "x", check = function(v) return v or nil, reason end,
+-- stop = true (with stop_at_positional: the arguments after it are left alone) }.
 local errors = require "gcrun.errors"
 local text = require "gcrun.text"
 
@@ -22,7 +23,7 @@ function M.compile(decls)
     local o = {
       name = name, metavar = metavar, help = d[2] or "", default = d.default,
       type = d.type or (metavar and "string" or "boolean"), choices = d.choices,
-      multiple = d.multiple, short = d.short, check = d.check,
+      multiple = d.multiple, short = d.short, check = d.check, stop = d.stop,
     }
     if c.by_name[name] then error("option --" .. name .. " declared twice", 2) end
     c.list[#c.list + 1] = o
@@ -132,6 +133,11 @@ function M.parse(c, argv, how)
           if raw == nil then usage_error("%s--%s needs a value (%s)", where, o.name, o.metavar) end
         end
         set(o, convert(o, raw, where))
+        if o.stop and how.stop_at_positional then   -- what follows belongs to someone else
+          local rest = {}
+          for j = i + 1, #argv do rest[#rest + 1] = argv[j] end
+          return values, positional, rest
+        end
       else
         if inline ~= nil then usage_error("%s--%s takes no value", where, o.name) end
         if o.type == "count" then
@@ -146,7 +152,10 @@ function M.parse(c, argv, how)
   for _, o in ipairs(c.list) do
     if values[o.name] == nil then
       if o.default ~= nil then
-        values[o.name] = o.default
+        -- a default written as the user would type it goes through the same checks
+        local d = o.default
+        if type(d) == "string" and (o.check or o.type ~= "string") then d = convert(o, d, where) end
+        values[o.name] = d
       elseif o.multiple then
         values[o.name] = {}
       elseif o.metavar == nil then

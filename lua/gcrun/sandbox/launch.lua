@@ -1,0 +1,54 @@
+-- Starting a sandbox org in this process, for `--sandbox` and for tests:
+-- gcrun.server on a free loopback port with the sandbox handler, its
+-- state persisted (by default under ~/.local/state/gcrun) so a second run
+-- sees what the first one changed.
+local errors = require "gcrun.errors"
+local org_mod = require "gcrun.sandbox.org"
+local server = require "gcrun.server"
+local sys = require "gcrun.sys"
+
+local M = {}
+
+function M.default_org()
+  return sys.datadir() .. "/examples/sandbox-org.json"
+end
+
+function M.default_state()
+  local base = os.getenv("XDG_STATE_HOME")
+  if not base or base == "" then base = (os.getenv("HOME") or "/tmp") .. "/.local/state" end
+  return base .. "/gcrun/sandbox-org.json"
+end
+
+-- The example client of the org the sandbox will serve (state first);
+-- loading it here also reports a broken file before a server starts.
+local function first_client(path)
+  local org, err = org_mod.load(path)
+  if not org then errors.raise("input", "sandbox org %s", err) end
+  local c = org:list("clients")[1]
+  if not c then errors.raise("input", "sandbox org %s has no clients", path) end
+  return c
+end
+
+-- start{org=, state=, port=, host=, rate=, latency=, faults=, seed=,
+--       flow_editor=, flow_locks=, member_lag=, token_ttl=, log=}
+-- -> {server=, url=, client_id=, client_secret=, state=, org=}
+-- state=false keeps the org in memory only.
+function M.start(opts)
+  opts = opts or {}
+  local args = {}
+  for k, v in pairs(opts) do args[k] = v end
+  args.org = opts.org or M.default_org()
+  if opts.state == nil then args.state = M.default_state() end
+  if args.state == false then args.state = nil end
+  args.faults = opts.faults or {}
+  args.faults.flow_editor = opts.flow_editor
+  args.faults.flow_locks = opts.flow_locks
+  local st = args.state and sys.stat(args.state)
+  local client = first_client(st and args.state or args.org)
+  local srv = server.listen { host = opts.host or "127.0.0.1", port = opts.port or 0, handler = "gcrun.sandbox",
+    args = args }
+  return { server = srv, url = srv:url(), client_id = client.id, client_secret = client.secret,
+    state = args.state or "in memory", org = args.org }
+end
+
+return M

@@ -1,0 +1,90 @@
+-- gcrun sandbox: serve a local Genesys Cloud org in the foreground.
+local errors = require "gcrun.errors"
+local launch = require "gcrun.sandbox.launch"
+local log = require "gcrun.log"
+local org_mod = require "gcrun.sandbox.org"
+local sys = require "gcrun.sys"
+
+local function probability(v)
+  local p = tonumber(v)
+  if not p or p < 0 or p > 1 then return nil, "expects a probability between 0 and 1" end
+  return p
+end
+
+local function parse_rate(v)
+  local n = tonumber(v:match("^(%d+)/min$") or v)
+  if not n or n < 1 or math.type(n) ~= "integer" then return nil, "expects requests a minute, like 300/min" end
+  return n
+end
+
+local function parse_faults(v)
+  local faults = {}
+  for item in v:gmatch("[^,]+") do
+    local kind, p = item:match("^%s*(%w+)%s*=%s*([%d.]+)%s*$")
+    if not kind or not ({ ["503"] = true, drop = true, ["429"] = true })[kind] then
+      return nil, string.format("has an entry '%s'; expected 503=P, drop=P or 429=P", item)
+    end
+    local prob = probability(p)
+    if not prob then return nil, string.format("has %s=%s; P must be between 0 and 1", kind, p) end
+    faults[kind] = prob
+  end
+  return faults
+end
+
+return {
+  description = "Serve a local sandbox Genesys Cloud org (platform API at /, tutorial API at /tutorial)",
+  usage = "",
+  options = {
+    { "port=N", "port to listen on (0: any free port)", type = "integer", default = 8089 },
+    { "host=ADDR", "address to listen on", default = "127.0.0.1" },
+    { "org=FILE", "the org to serve when there is no saved state [default: the example org]" },
+    { "state=FILE", "where the org's state is saved after every write " ..
+      "[default: ~/.local/state/gcrun/sandbox-org.json]" },
+    { "memory", "keep the state in memory only" },
+    { "reset", "replace the saved state with the org file and exit" },
+    { "rate=N/min", "requests a minute allowed per client", default = "300/min", check = parse_rate },
+    { "latency=MS", "added to every answer, without holding up the others", type = "integer", default = 0 },
+    { "faults=SPEC", "inject faults, e.g. 503=0.1,drop=0.05,429=0.05", check = parse_faults },
+    { "seed=N", "seed for the injected faults", type = "integer" },
+    { "flow-editor=P", "chance another writer edits a flow between a client's read and save", check = probability },
+    { "flow-locks=P", "chance a checkout finds the flow locked by another user for a while", check = probability },
+    { "member-lag=MS", "a member added this recently still answers 404 (eventual consistency)", type = "integer" },
+    { "token-ttl=S", "lifetime of issued tokens in seconds", type = "integer", default = 86400 },
+  },
+  main = function(opts)
+    local state = opts.state or launch.default_state()
+    local org = opts.org or launch.default_org()
+    if opts.reset then
+      local loaded, err = org_mod.load(org)
+      if not loaded then errors.raise("input", "%s", err) end
+      local dir = state:match("^(.*)/[^/]+$")
+      if dir then sys.mkdir_p(dir) end
+      local ok, werr = loaded:save(state)
+      if not ok then errors.raise("input", "cannot write %s", werr) end
+      log.info(string.format("sandbox state reset: %s now holds %s", state, org))
+      return 0
+    end
+    local sb = launch.start {
+      port = opts.port, host = opts.host, org = org, state = not opts.memory and state or false,
+      rate = opts.rate, latency = opts.latency, faults = opts.faults, seed = opts.seed,
+      flow_editor = opts["flow-editor"], flow_locks = opts["flow-locks"], member_lag = opts["member-lag"],
+      token_ttl = opts["token-ttl"], log = log.level() >= log.NORMAL,
+    }
+    io.stdout:write(string.format([[
+gcrun sandbox: serving a sandbox org at %s
+  platform API   %s/api/v2/...   (token: POST %s/oauth/token)
+  tutorial API   %s/tutorial/api/v2/...
+  client id      %s
+  client secret  %s   (the example client of this sandbox org)
+  state          %s
+  rate limit     %d requests a minute per client
+Ctrl-C stops the sandbox and saves its state.
+]], sb.url, sb.url, sb.url, sb.url, sb.client_id, sb.client_secret, sb.state, opts.rate))
+    io.stdout:flush()
+    sb.server:wait_for_signal()
+    sb.server:stop()
+    log.info(opts.memory and "gcrun sandbox: stopped (the state was in memory only)"
+      or ("gcrun sandbox: stopped; state saved to " .. sb.state))
+    return 0
+  end,
+}
