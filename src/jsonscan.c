@@ -40,6 +40,32 @@ static size_t skip_string(const char *text, size_t len, size_t i)
   return len;
 }
 
+static size_t skip_ws(const char *text, size_t len, size_t i)
+{
+  while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+    i++;
+  return i;
+}
+
+/* The value after the key ending at `end`: start of its text, and its
+ * length if it is a scalar (0 for an object or array). */
+static size_t scalar_after(const char *text, size_t len, size_t end, size_t *vlen)
+{
+  size_t i = skip_ws(text, len, end);
+  if (i < len && text[i] == ':')
+    i = skip_ws(text, len, i + 1);
+  *vlen = 0;
+  if (i >= len || text[i] == '{' || text[i] == '[')
+    return i;
+  size_t e = text[i] == '"' ? skip_string(text, len, i) : i;
+  if (text[i] != '"')
+    while (e < len && text[e] != ',' && text[e] != '}' && text[e] != ']' &&
+           text[e] != ' ' && text[e] != '\t' && text[e] != '\n' && text[e] != '\r')
+      e++;
+  *vlen = e - i;
+  return i;
+}
+
 static void line_col(const char *text, size_t pos, int *line, int *col)
 {
   *line = 1;
@@ -70,9 +96,11 @@ int jsonscan_duplicates(const char *text, size_t len, jsonscan_dup_cb cb, void *
         for (size_t k = 0; k < f->nkeys; k++)
           if (f->keys[k].len == kl && memcmp(text + f->keys[k].start, text + ks, kl) == 0) {
             int line, col;
+            size_t flen;
+            size_t fat = scalar_after(text, len, f->keys[k].start + f->keys[k].len + 1, &flen);
             line_col(text, i, &line, &col);
             found++;
-            cb(text + f->path_key_start, f->path_key_len, text + ks, kl, line, col, ud);
+            cb(text + f->path_key_start, f->path_key_len, text + ks, kl, text + fat, flen, line, col, ud);
             break;
           }
         if (f->nkeys == f->cap) {
@@ -183,11 +211,15 @@ typedef struct {
 } DupCtx;
 
 static void push_dup(const char *path, size_t plen, const char *key, size_t klen,
-                     int line, int col, void *ud)
+                     const char *first, size_t flen, int line, int col, void *ud)
 {
   DupCtx *ctx = ud;
   lua_State *L = ctx->L;
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
+  if (flen > 0) {
+    lua_pushlstring(L, first, flen);
+    lua_setfield(L, -2, "first");
+  }
   lua_pushlstring(L, path, plen);
   lua_setfield(L, -2, "parent");
   lua_pushlstring(L, key, klen);
@@ -199,8 +231,9 @@ static void push_dup(const char *path, size_t plen, const char *key, size_t klen
   lua_rawseti(L, -2, ++ctx->n);
 }
 
-/* duplicates(text) -> { {parent=, key=, line=, column=}, ... }
- * parent is the key of the object holding the repeated key ("" at the top). */
+/* duplicates(text) -> { {parent=, key=, first=, line=, column=}, ... }
+ * parent is the key of the object holding the repeated key ("" at the top);
+ * first is the raw JSON text of the first value, when it is a scalar. */
 static int scan_duplicates(lua_State *L)
 {
   size_t len;

@@ -4,8 +4,10 @@
 
 #include <stddef.h>
 
+/* first/flen: the raw text of the first occurrence's value when it is a
+ * scalar (number, string, true, false, null), else flen is 0. */
 typedef void (*jsonscan_dup_cb)(const char *parent, size_t plen, const char *key, size_t klen,
-                                int line, int column, void *ud);
+                                const char *first, size_t flen, int line, int column, void *ud);
 
 /* Report every key repeated within one object. Returns how many, -1 when
  * out of memory, -2 when nested too deep. */

@@ -17,6 +17,8 @@ end
 
 function M.options() return state.opts end
 
+function M.version() return state.version end
+
 function M.dialect() return state.opts.api or "platform" end
 
 -- target() -> description of the org for output (never a secret).

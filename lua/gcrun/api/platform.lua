@@ -1,0 +1,349 @@
+-- The Genesys Cloud Platform API v2, as queue-sync uses it:
+--   read   GET queue, its members (paged), the member agents with their
+--          skills (GET /api/v2/users?id=...&expand=skills, 100 at a time)
+--          and the flows that consume the queue (dependency tracking)
+--   write  PUT the full QueueRequest; members added and removed with POST
+--          .../members?delete=, at most 100 a call; ring numbers with
+--          PATCH .../members/{id} (a 404 retried a few seconds: the service
+--          is eventually consistent); agents' skills with PATCH
+--          /api/v2/users/{id}/routingskills/bulk, at most 50 a call
+--   flows  one locked edit per flow: checkout, latest configuration, save
+--          a version (refetch and reapply on 409), publish, checkin
+local call = require "gcrun.api.call"
+local errors = require "gcrun.errors"
+local flowedit = require "gcrun.flowedit"
+local http = require "gcrun.http"
+local json = require "gcrun.json"
+local mapping = require "gcrun.mapping"
+local retry = require "gcrun.retry"
+local sys = require "gcrun.sys"
+
+local M = { name = "platform", MEMBER_BATCH = 100, SKILL_BATCH = 50, USER_BATCH = 100 }
+
+local P = {}
+P.__index = P
+
+-- new(client, {force_unlock=, lock_wait=, member_lag_wait=}) -> api
+function M.new(client, opts)
+  return setmetatable({ c = client, opts = opts or {}, shared = {} }, P)
+end
+
+-- A view of the API that counts the requests made for one queue or flow;
+-- what is read once per run (the org's skills) is shared.
+function P:scope()
+  return setmetatable({ c = self.c, opts = self.opts, counters = call.counters(), shared = self.shared }, P)
+end
+
+function P:skills() return self.shared.skills end
+
+local QUEUE = "/api/v2/routing/queues/{id}"
+
+function P:call(req, what) return call.run(self, req, what) end
+function P:pages(path, params, query, what) return call.pages(self, path, params, query, what) end
+
+local function batches(list, size)
+  local out = {}
+  for i = 1, #list, size do out[#out + 1] = table.move(list, i, math.min(#list, i + size - 1), 1, {}) end
+  return out
+end
+
+-- The org's skills, read once per run: id -> name.
+function P:prepare()
+  local skills = {}
+  for _, s in ipairs(self:pages("/api/v2/routing/skills", nil, nil, "GET skills")) do skills[s.id] = s.name end
+  self.shared.skills = skills
+end
+
+function P:agents(ids)
+  local agents = {}
+  local groups = batches(ids, M.USER_BATCH)
+  local _, errs = http.parallel(groups, function(group)
+    local resp = self:call({ path = "/api/v2/users", query = { id = table.concat(group, ","), expand = "skills",
+      pageSize = M.USER_BATCH } }, "GET users")
+    for _, u in ipairs(resp:json().entities or {}) do
+      local skills = {}
+      for _, s in ipairs(u.skills or {}) do skills[s.id] = s.proficiency end
+      agents[u.id] = { name = u.name, skills = skills }
+    end
+  end, { concurrency = 4 })
+  call.rethrow(errs)
+  return agents
+end
+
+function P:consumers(queue_id)
+  local flows = {}
+  for _, d in ipairs(self:pages("/api/v2/architect/dependencytracking/consumingresources", nil,
+      { id = queue_id, objectType = "QUEUE" }, "GET consuming flows")) do
+    if type(d.type) == "string" and (d.type:match("FLOW$") or d.type == "WORKFLOW") then
+      flows[#flows + 1] = { id = d.id, name = d.name }
+    end
+  end
+  return flows
+end
+
+-- read(def) -> current state of the queue and what surrounds it
+function P:read(def)
+  local id = def.queue_id
+  local ids, seen = {}, {}
+  for _, m in ipairs(def.members) do
+    if not seen[m.id] then seen[m.id] = true; ids[#ids + 1] = m.id end
+  end
+  local jobs = {
+    function() return self:call({ path = QUEUE, params = { id = id } }, "GET queue " .. id):json() end,
+    function() return self:pages(QUEUE .. "/members", { id = id }, nil, "GET members") end,
+    function() return self:agents(ids) end,
+    function() return self:consumers(id) end,
+  }
+  local results, errs = http.parallel(jobs, function(job) return job() end, { concurrency = 4 })
+  if errs[1] and errs[1].status == 404 then
+    errors.raise("not_found", "queue %s does not exist in this org", id)
+  end
+  call.rethrow(errs)
+  local members = {}
+  for _, m in ipairs(results[2]) do members[#members + 1] = { id = m.id, ringNumber = m.ringNumber or 1, name = m.name } end
+  return { queue = results[1], members = members, agents = results[3], flows = results[4] }
+end
+
+-- plan(desired, current) -> what to change; plan.problems lists what the
+-- org says is wrong with `desired` (unknown skills or users).
+function P:plan(desired, current)
+  local plan = { add = {}, remove = {}, rering = {}, assign = {}, problems = {} }
+  plan.request = mapping.queue_request(desired, current.queue)
+  plan.changes = mapping.field_changes(current.queue, plan.request)
+
+  local have = {}
+  for _, m in ipairs(current.members) do have[m.id] = m.ringNumber end
+  local want, order = {}, {}
+  for _, m in ipairs(desired.members) do
+    if want[m.id] == nil then want[m.id] = m.priority; order[#order + 1] = m.id end
+  end
+  for _, id in ipairs(order) do
+    if not current.agents[id] then
+      plan.problems[#plan.problems + 1] = { source = "plan", code = "not.found", entity = id,
+        message = string.format("Member '%s' not found: there is no such user in the org", id) }
+    elseif have[id] == nil then
+      plan.add[#plan.add + 1] = id
+      if want[id] ~= 1 then plan.rering[#plan.rering + 1] = { id = id, from = 1, to = want[id] } end
+    elseif have[id] ~= want[id] then
+      plan.rering[#plan.rering + 1] = { id = id, from = have[id], to = want[id] }
+    end
+  end
+  for _, m in ipairs(current.members) do
+    if want[m.id] == nil then plan.remove[#plan.remove + 1] = m.id end
+  end
+
+  local known = self.shared.skills
+  for _, s in ipairs(desired.skills) do
+    if known and not known[s.id] then
+      plan.problems[#plan.problems + 1] = { source = "plan", code = "not.found", entity = s.id,
+        message = string.format("Skill '%s' not found in the org", s.id) }
+    end
+  end
+  for _, id in ipairs(order) do
+    local agent = current.agents[id]
+    if agent then
+      local needed = {}
+      for _, s in ipairs(desired.skills) do
+        local p = agent.skills[s.id]
+        if p == nil or math.abs(p - s.level) > 1e-9 then needed[#needed + 1] = { id = s.id, proficiency = s.level } end
+      end
+      if #needed > 0 then plan.assign[#plan.assign + 1] = { user = id, name = agent.name, skills = needed } end
+    end
+  end
+  plan.empty = #plan.changes == 0 and #plan.add == 0 and #plan.remove == 0 and #plan.rering == 0 and #plan.assign == 0
+  return plan
+end
+
+local function members_call(api, id, ids, delete)
+  for _, group in ipairs(batches(ids, M.MEMBER_BATCH)) do
+    local body = json.array({})
+    for i, uid in ipairs(group) do body[i] = { id = uid } end
+    api:call({ method = "POST", path = QUEUE .. "/members", params = { id = id },
+      query = { delete = delete and "true" or "false" }, json = body, idempotent = true },
+      (delete and "remove" or "add") .. " members")
+  end
+end
+
+-- A ring number for a member added moments ago may meet a 404 while the
+-- service catches up; retry that for a while, as the Terraform provider does.
+local function set_ring(api, id, r)
+  local wait, deadline = 0.25, sys.clock() + (api.opts.member_lag_wait or 10)
+  while true do
+    local resp = api.c:request { method = "PATCH", path = QUEUE .. "/members/{user}",
+      params = { id = id, user = r.id }, json = { id = r.id, ringNumber = r.to } }
+    call.count(api, resp)
+    if resp.status ~= 404 or sys.clock() + wait > deadline then
+      return call.check(api, resp, "set ring number of " .. r.id)
+    end
+    http.sleep(wait)
+    wait = math.min(wait * 2, 2)
+  end
+end
+
+-- execute(desired, plan, current): send the writes; `current` follows
+-- each step that succeeded, so after a correction a new plan holds only
+-- what is left. A 400 raises a "rejected" error with the problems.
+function P:execute(queue_id, plan, current)
+  local jobs = {}
+  if #plan.changes > 0 then
+    jobs[#jobs + 1] = function()
+      local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = plan.request,
+        idempotent = true }, "PUT queue")
+      current.queue = resp:json()
+    end
+  end
+  if #plan.add > 0 or #plan.remove > 0 then
+    jobs[#jobs + 1] = function()
+      if #plan.remove > 0 then
+        members_call(self, queue_id, plan.remove, true)
+        local gone = {}
+        for _, id in ipairs(plan.remove) do gone[id] = true end
+        local kept = {}
+        for _, m in ipairs(current.members) do if not gone[m.id] then kept[#kept + 1] = m end end
+        current.members = kept
+      end
+      if #plan.add > 0 then
+        members_call(self, queue_id, plan.add, false)
+        for _, id in ipairs(plan.add) do current.members[#current.members + 1] = { id = id, ringNumber = 1 } end
+      end
+    end
+  end
+  for _, a in ipairs(plan.assign) do
+    jobs[#jobs + 1] = function()
+      for _, group in ipairs(batches(a.skills, M.SKILL_BATCH)) do
+        self:call({ method = "PATCH", path = "/api/v2/users/{id}/routingskills/bulk", params = { id = a.user },
+          json = json.array(group), idempotent = true }, "assign skills to " .. a.user)
+        for _, s in ipairs(group) do current.agents[a.user].skills[s.id] = s.proficiency end
+      end
+    end
+  end
+  local _, errs = http.parallel(jobs, function(job) job() end, { concurrency = 8 })
+  call.rethrow(errs)
+  if #plan.rering > 0 then
+    _, errs = http.parallel(plan.rering, function(r)
+      set_ring(self, queue_id, r)
+      for _, m in ipairs(current.members) do if m.id == r.id then m.ringNumber = r.to end end
+    end, { concurrency = 8 })
+    call.rethrow(errs)
+  end
+end
+
+-- outcome(before, after) -> what changed between two states read or
+-- updated by execute, in the form of a plan (for the report).
+function P.outcome(_, before, after)
+  local out = { changes = mapping.field_changes(before.queue, after.queue), add = {}, remove = {}, rering = {},
+    assign = {} }
+  local was, now = {}, {}
+  for _, m in ipairs(before.members) do was[m.id] = m.ringNumber end
+  for _, m in ipairs(after.members) do
+    now[m.id] = m.ringNumber
+    if was[m.id] == nil then
+      out.add[#out.add + 1] = m.id
+      if m.ringNumber ~= 1 then out.rering[#out.rering + 1] = { id = m.id, from = 1, to = m.ringNumber } end
+    elseif was[m.id] ~= m.ringNumber then
+      out.rering[#out.rering + 1] = { id = m.id, from = was[m.id], to = m.ringNumber }
+    end
+  end
+  for _, m in ipairs(before.members) do if now[m.id] == nil then out.remove[#out.remove + 1] = m.id end end
+  local users = {}
+  for id in pairs(after.agents) do users[#users + 1] = id end
+  table.sort(users)
+  for _, id in ipairs(users) do
+    local a, b = after.agents[id], before.agents[id] or { skills = {} }
+    local skills = {}
+    for sid, p in pairs(a.skills) do
+      if b.skills[sid] ~= p then skills[#skills + 1] = { id = sid, proficiency = p } end
+    end
+    table.sort(skills, function(x, y) return x.id < y.id end)
+    if #skills > 0 then out.assign[#out.assign + 1] = { user = id, name = a.name, skills = skills } end
+  end
+  return out
+end
+
+---------------------------------------------------------------- flows
+
+local FLOW_ACTION = "/api/v2/flows/actions/"
+
+function P:latest(flow_id)
+  return self:call({ path = "/api/v2/flows/{id}/latestconfiguration", params = { id = flow_id } },
+    "GET flow configuration"):json()
+end
+
+-- Check the flow out, waiting while another user holds it (or breaking
+-- their lock with force_unlock).
+function P:checkout(flow_id, result)
+  local wait, waited = 0.25, 0
+  while true do
+    local resp = self.c:request { method = "POST", path = FLOW_ACTION .. "checkout", query = { flow = flow_id },
+      idempotent = true }
+    call.count(self, resp)
+    if resp.status ~= 409 then return call.check(self, resp, "check out flow " .. flow_id) end
+    local holder = call.problems(resp)[1].message
+    result.lock_waits = (result.lock_waits or 0) + 1
+    if self.opts.force_unlock then
+      self:call({ method = "POST", path = FLOW_ACTION .. "unlock", query = { flow = flow_id }, idempotent = true },
+        "unlock flow " .. flow_id)
+      result.unlocked = holder
+    elseif waited >= (self.opts.lock_wait or 60) then
+      errors.raise("locked", "%s; still locked after %.0f s (--force-unlock breaks the lock)", holder, waited)
+    else
+      http.sleep(wait)
+      waited = waited + wait
+      wait = math.min(wait * 2, 4)
+    end
+  end
+end
+
+-- edit_flow(flow_id, queues, {dry_run=}) -> result
+-- result: {id, name, status = "updated"|"unchanged"|"planned", old_version,
+-- new_version, changes, attempts, conflicts}
+function P:edit_flow(flow_id, queues, how)
+  local result = { id = flow_id, counters = self.counters }
+  local first = self:latest(flow_id)
+  result.name, result.old_version = first.name, first.version
+  result.changes = flowedit.edit(json.copy(first), queues)
+  if #result.changes == 0 then result.status = "unchanged"; return result end
+  if how and how.dry_run then result.status = "planned"; return result end
+
+  self:checkout(flow_id, result)
+  local ok, err = pcall(function()
+    local latest_version
+    local r = retry.on_conflict {
+      fetch = function() return self:latest(flow_id) end,
+      modify = function(cfg)
+        latest_version = cfg.version
+        local changes = flowedit.edit(cfg, queues)
+        if #changes > 0 then result.changes = changes end
+        return #changes > 0
+      end,
+      submit = function(cfg)
+        local resp = self.c:request { method = "POST", path = "/api/v2/flows/{id}/versions", params = { id = flow_id },
+          json = cfg }
+        call.count(self, resp)
+        return resp
+      end,
+      attempts = 8,
+    }
+    result.attempts, result.conflicts, result.unknown_outcome = r.attempts, r.conflicts, r.unknown or nil
+    if r.changed then
+      local saved = r.response and r.response.status == 200 and math.tointeger(tonumber(r.response:json().id))
+      result.new_version = saved or latest_version
+      self:call({ method = "POST", path = FLOW_ACTION .. "publish",
+        query = { flow = flow_id, version = result.new_version }, idempotent = true }, "publish flow " .. flow_id)
+      result.status = "updated"
+    else
+      result.status = "unchanged"    -- someone else made the same edit meanwhile
+    end
+  end)
+  -- always check the flow in again, also after a failure or an interrupt
+  local resp, cerr = self.c.safe:request { method = "POST", path = FLOW_ACTION .. "checkin",
+    query = { flow = flow_id }, idempotent = true, cleanup = true }
+  if resp then call.count(self, resp) end
+  if not resp or resp.status ~= 200 then
+    result.checkin_failed = cerr and cerr.message or string.format("HTTP %d", resp.status)
+  end
+  if not ok then error(err, 0) end
+  return result
+end
+
+return M

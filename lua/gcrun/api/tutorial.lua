@@ -1,0 +1,145 @@
+-- The tutorial's wire format (--api tutorial): one PUT of the snake_case
+-- payload per queue, members and skills inside it; flows read and written
+-- whole at /api/v2/flow/flows/{id} with the version one above the current.
+-- The service's 400 answers list their problems in `errors`, which the
+-- correction rules read. A GET of the queue first lets a queue that is
+-- already as defined be left alone.
+local call = require "gcrun.api.call"
+local errors = require "gcrun.errors"
+local flowedit = require "gcrun.flowedit"
+local json = require "gcrun.json"
+local mapping = require "gcrun.mapping"
+local retry = require "gcrun.retry"
+
+local M = { name = "tutorial" }
+
+local P = {}
+P.__index = P
+
+function M.new(client, opts)
+  return setmetatable({ c = client, opts = opts or {} }, P)
+end
+
+function P:scope()
+  return setmetatable({ c = self.c, opts = self.opts, counters = call.counters() }, P)
+end
+
+function P:call(req, what) return call.run(self, req, what) end
+
+-- The tutorial's API has no skill list: unknown skills are found by the
+-- service's 400 and corrected then, as in the tutorial.
+function P.prepare() end
+function P.skills() return nil end
+
+local QUEUE = "/api/v2/routing/queues/{id}"
+
+function P:read(def)
+  local ok, resp = pcall(self.call, self, { path = QUEUE, params = { id = def.queue_id } }, "GET queue " .. def.queue_id)
+  if not ok then
+    if errors.is(resp, "not_found") then errors.raise("not_found", "queue %s does not exist in this org", def.queue_id) end
+    error(resp, 0)
+  end
+  local q = resp:json()
+  local members = {}
+  for _, m in ipairs(q.members or {}) do members[#members + 1] = { id = m.id, ringNumber = m.priority } end
+  return { queue = q, members = members, flows = {} }
+end
+
+local function by_id(list, key)
+  local t = {}
+  for _, e in ipairs(list or {}) do if t[e.id] == nil then t[e.id] = e[key] end end
+  return t
+end
+
+local function same_set(a, b)
+  for k, v in pairs(a) do if b[k] ~= v then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+
+function P.plan(_, desired, current)
+  local payload = mapping.tutorial_payload(desired)
+  local q = current.queue
+  local plan = { request = payload, changes = {}, add = {}, remove = {}, rering = {}, assign = {}, problems = {} }
+  for _, f in ipairs { "description", "name", "outbound_queue", "skill_config", "wrap_up_policy" } do
+    if not json.equal(q[f], payload[f]) then
+      plan.changes[#plan.changes + 1] = { field = f, before = json.copy(q[f]), after = json.copy(payload[f]) }
+    end
+  end
+  local want_members, have_members = by_id(payload.members, "priority"), by_id(q.members, "priority")
+  for _, m in ipairs(payload.members) do
+    if have_members[m.id] == nil then plan.add[#plan.add + 1] = m.id
+    elseif have_members[m.id] ~= m.priority then
+      plan.rering[#plan.rering + 1] = { id = m.id, from = have_members[m.id], to = m.priority }
+    end
+  end
+  for _, m in ipairs(q.members or {}) do
+    if want_members[m.id] == nil then plan.remove[#plan.remove + 1] = m.id end
+  end
+  if not same_set(by_id(payload.skills, "level"), by_id(q.skills, "level")) then
+    plan.changes[#plan.changes + 1] = { field = "skills", before = json.copy(q.skills), after = json.copy(payload.skills) }
+    for _, m in ipairs(payload.members) do plan.assign[#plan.assign + 1] = { user = m.id, skills = payload.skills } end
+  end
+  if #plan.add + #plan.remove + #plan.rering > 0 then
+    plan.changes[#plan.changes + 1] = { field = "members", before = json.copy(q.members), after = json.copy(payload.members) }
+  end
+  plan.empty = #plan.changes == 0
+  return plan
+end
+
+function P:execute(queue_id, plan, current)
+  local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = plan.request,
+    idempotent = true }, "PUT queue")
+  current.queue = resp:json()
+  current.members = {}
+  for _, m in ipairs(current.queue.members or {}) do current.members[#current.members + 1] = { id = m.id, ringNumber = m.priority } end
+end
+
+-- outcome(before, after) -> what changed, as a plan (for the report): the
+-- difference of the two queue views, read as a plan would be.
+function P:outcome(before, after)
+  local desired = { name = after.queue.name, description = after.queue.description,
+    outbound_queue = after.queue.outbound_queue, wrap_up_policy = after.queue.wrap_up_policy,
+    acw_timer_required = after.queue.skill_config and after.queue.skill_config.acw_timer_required,
+    acw_timeout = after.queue.skill_config and after.queue.skill_config.acw_timeout,
+    skills = after.queue.skills or {}, members = after.queue.members or {} }
+  return self:plan(desired, before)
+end
+
+local FLOW = "/api/v2/flow/flows/{id}"
+
+-- edit_flow(flow_id, queues, {dry_run=}) -> result (see api/platform.lua)
+function P:edit_flow(flow_id, queues, how)
+  local result = { id = flow_id, counters = self.counters }
+  local first = self:call({ path = FLOW, params = { id = flow_id } }, "GET flow " .. flow_id):json()
+  result.name, result.old_version = first.name, first.version
+  result.changes = flowedit.edit(json.copy(first), queues)
+  if #result.changes == 0 then result.status = "unchanged"; return result end
+  if how and how.dry_run then result.status = "planned"; return result end
+  local latest
+  local r = retry.on_conflict {
+    fetch = function() return self:call({ path = FLOW, params = { id = flow_id } }, "GET flow " .. flow_id):json() end,
+    modify = function(flow)
+      latest = flow.version
+      local changes = flowedit.edit(flow, queues)
+      if #changes > 0 then result.changes = changes end
+      flow.version = flow.version + 1          -- the tutorial's optimistic concurrency
+      return #changes > 0
+    end,
+    submit = function(flow)
+      -- not retried blindly: a resent PUT whose first copy landed would
+      -- meet a 409; the conflict loop refetches and sees the edit instead
+      local resp = self.c:request { method = "PUT", path = FLOW, params = { id = flow_id }, json = flow,
+        idempotent = false }
+      call.count(self, resp)
+      return resp
+    end,
+    attempts = 8,
+  }
+  result.attempts, result.conflicts, result.unknown_outcome = r.attempts, r.conflicts, r.unknown or nil
+  result.status = r.changed and "updated" or "unchanged"
+  result.new_version = r.changed and (r.unknown and latest or latest + 1) or nil
+  return result
+end
+
+return M

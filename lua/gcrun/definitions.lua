@@ -1,0 +1,324 @@
+-- Queue definition files: the tutorial's flat JSON (with its defaults)
+-- plus gcrun's extensions, read and checked before anything is sent.
+--
+-- A problem the tutorial's correction rules cover (a duplicate member or
+-- skill, an unknown wrap_up_policy) is not an error but a finding, handed
+-- to the rules; anything else wrong is an error naming the file, the field
+-- and the reason. Files are data: parsed as JSON, never run as Lua.
+local json = require "gcrun.json"
+local jsonscan = require "gcrun.jsonscan"
+local sys = require "gcrun.sys"
+local text = require "gcrun.text"
+
+local M = {}
+
+M.MAX_FILE = 1024 * 1024   -- a definition is a few kilobytes; this is plenty
+
+-- The tutorial's defaults for fields a file leaves out.
+M.DEFAULTS = {
+  name = "Auto-Generated Queue", description = "Updated via automation", outbound_queue = false,
+  wrap_up_policy = "required", acw_timer_required = true, acw_timeout = 300,
+}
+
+M.POLICIES = { required = true, optional = true, none = true }
+
+M.KNOWN = { "queue_id", "name", "description", "outbound_queue", "skills", "members", "wrap_up_policy",
+  "acw_timer_required", "acw_timeout", "flows", "queue" }
+
+-- QueueRequest fields gcrun manages itself; `queue` may not set them.
+local MANAGED = { name = "name", description = "description", acwSettings = "wrap_up_policy / acw_*" }
+
+local function is_object(v) return type(v) == "table" and not json.is_array(v) end
+
+-- A definition being checked: collects errors, findings and warnings.
+local function checker(file)
+  local c = { file = file, errors = {}, findings = {}, warnings = {} }
+  function c.error(field, fmt, ...)
+    c.errors[#c.errors + 1] = { file = file, field = field, reason = string.format(fmt, ...) }
+  end
+  function c.warn(fmt, ...) c.warnings[#c.warnings + 1] = string.format("%s: " .. fmt, file, ...) end
+  function c.find(p) p.source = "definition"; c.findings[#c.findings + 1] = p end
+  return c
+end
+
+local function describe(v)
+  if v == json.null then return "null" end
+  if type(v) == "string" then return string.format("%q", v) end
+  if type(v) == "table" then return json.is_array(v) and "a list" or "an object" end
+  return tostring(v)
+end
+
+local function check_level(c, field, v)
+  if type(v) ~= "number" or v ~= v or v < 0 or v > 5 then
+    c.error(field, "level must be a number from 0 to 5, got %s", describe(v))
+    return false
+  end
+  return true
+end
+
+local function check_priority(c, field, v)
+  if not (type(v) == "number" and v == math.floor(v) and v >= 1 and v <= 6) then
+    c.error(field, "priority must be a whole number from 1 to 6 (the ring number), got %s", describe(v))
+    return false
+  end
+  return true
+end
+
+-- skills / members as {id: value} or [{id=, <value_key>=}], in a stable
+-- order (object keys sorted; arrays as written). Duplicate ids are kept
+-- once, the first, and reported as findings.
+local function entries(c, field, v, value_key, check, dups)
+  local out, seen = {}, {}
+  if v == nil then return out end
+  if is_object(v) then
+    local ids = {}
+    for id in pairs(v) do ids[#ids + 1] = id end
+    table.sort(ids)
+    for _, id in ipairs(ids) do
+      -- a repeated key: cjson kept the last value; list the first, then the
+      -- last marked as the duplicate the rules remove
+      local first, last = v[id], nil
+      if dups[id] ~= nil then first, last = dups[id], v[id] end
+      if id == "" then
+        c.error(field, "an empty id")
+      elseif check(c, field .. "." .. id, first) then
+        out[#out + 1] = { id = id, [value_key] = math.tointeger(first) or first }
+        if last ~= nil and check(c, field .. "." .. id, last) then
+          out[#out + 1] = { id = id, [value_key] = math.tointeger(last) or last, duplicate = true }
+        end
+      end
+    end
+  elseif json.is_array(v) then
+    for i, e in ipairs(v) do
+      local where = string.format("%s[%d]", field, i)
+      if not is_object(e) then
+        c.error(where, "must be an object with id and %s, got %s", value_key, describe(e))
+      elseif type(e.id) ~= "string" or e.id == "" then
+        c.error(where .. ".id", "must be a non-empty string, got %s", describe(e.id))
+      else
+        local value = e[value_key]
+        if value == nil and value_key == "priority" then value = 1 end
+        if check(c, where .. "." .. value_key, value) then
+          if seen[e.id] then
+            c.find { kind = field == "members" and "duplicate_member" or "duplicate_skill", id = e.id,
+              message = string.format("Duplicate %s '%s' in %s", field == "members" and "member" or "skill", e.id, field) }
+            out[#out + 1] = { id = e.id, [value_key] = math.tointeger(value) or value, duplicate = true }
+          else
+            seen[e.id] = true
+            out[#out + 1] = { id = e.id, [value_key] = math.tointeger(value) or value }
+          end
+        end
+      end
+    end
+  else
+    c.error(field, "must be an object {id: %s} or a list of {id, %s}, got %s", value_key, value_key, describe(v))
+  end
+  return out
+end
+
+local function check_utf8(c, bytes)
+  local ok, bad = utf8.len(bytes)
+  if ok then return true end
+  local line = 1
+  for _ in bytes:sub(1, bad - 1):gmatch("\n") do line = line + 1 end
+  c.error("", "line %d: invalid UTF-8 at byte %d", line, bad)
+  return false
+end
+
+-- parse(bytes, file) -> definition | nil; plus the checker with what it found
+function M.parse(bytes, file)
+  local c = checker(file)
+  if bytes:sub(1, 3) == "\239\187\191" then
+    c.error("", "starts with a UTF-8 byte order mark; save the file as UTF-8 without BOM")
+    return nil, c
+  end
+  if not check_utf8(c, bytes) then return nil, c end
+  local raw, err = json.decode(bytes)
+  if raw == nil then
+    c.error("", "%sinvalid JSON: %s", err.line and string.format("line %d, column %d: ", err.line, err.column) or "",
+      err.message)
+    return nil, c
+  end
+  if not is_object(raw) then
+    c.error("", "must be a JSON object (the queue definition), got %s", describe(raw))
+    return nil, c
+  end
+  -- repeated keys: at the top level ambiguous (an error); inside members or
+  -- skills a duplicate the rules correct (keep the first)
+  local dups = { members = {}, skills = {} }
+  for _, d in ipairs(jsonscan.duplicates(bytes)) do
+    if d.parent == "" then
+      c.error(d.key, "appears twice (line %d, column %d); say it once", d.line, d.column)
+    elseif dups[d.parent] and dups[d.parent][d.key] == nil then
+      local first = d.first and json.decode(d.first)
+      dups[d.parent][d.key] = first
+      c.find { kind = d.parent == "members" and "duplicate_member" or "duplicate_skill", id = d.key,
+        message = string.format("Duplicate %s '%s' in %s (line %d)", d.parent == "members" and "member" or "skill",
+          d.key, d.parent, d.line) }
+    end
+  end
+
+  local def = { file = file, given = {} }
+  for k in pairs(raw) do def.given[k] = true end
+  local known = {}
+  for _, k in ipairs(M.KNOWN) do known[k] = true end
+  local unknown = {}
+  for k in pairs(raw) do if not known[k] then unknown[#unknown + 1] = k end end
+  table.sort(unknown)
+  for _, k in ipairs(unknown) do
+    local near = text.closest(k, M.KNOWN)
+    c.warn("unknown key '%s' is ignored%s", k, near and string.format(" (did you mean '%s'?)", near) or "")
+  end
+
+  local id = raw.queue_id
+  if id == nil or id == "" then
+    c.error("queue_id", "is required (the id of the queue to update)")
+  elseif type(id) ~= "string" then
+    c.error("queue_id", "must be a string, got %s", describe(id))
+  end
+  def.queue_id = id
+
+  local function string_field(name, max)
+    local v = raw[name]
+    if v == nil then return M.DEFAULTS[name] end
+    if type(v) ~= "string" then c.error(name, "must be a string, got %s", describe(v)); return nil end
+    if name == "name" and v:match("^%s*$") then c.error(name, "must not be empty"); return nil end
+    if #v > max then c.error(name, "is %d characters long; at most %d", #v, max); return nil end
+    return v
+  end
+  def.name = string_field("name", 255)
+  def.description = string_field("description", 4000)
+
+  for _, name in ipairs { "outbound_queue", "acw_timer_required" } do
+    local v = raw[name]
+    if v == nil then v = M.DEFAULTS[name] end
+    if type(v) ~= "boolean" then c.error(name, "must be true or false, got %s", describe(v)) end
+    def[name] = v
+  end
+
+  local timeout = raw.acw_timeout
+  if timeout == nil then timeout = M.DEFAULTS.acw_timeout end
+  if type(timeout) ~= "number" or timeout ~= math.floor(timeout) or timeout < 1 or timeout > 3600 then
+    c.error("acw_timeout", "must be a whole number of seconds from 1 to 3600, got %s", describe(timeout))
+  end
+  def.acw_timeout = math.tointeger(timeout) or timeout
+
+  local policy = raw.wrap_up_policy
+  if policy == nil then policy = M.DEFAULTS.wrap_up_policy end
+  if type(policy) ~= "string" then
+    c.error("wrap_up_policy", "must be one of required, optional, none, got %s", describe(policy))
+  elseif not M.POLICIES[policy] then
+    c.find { kind = "invalid_wrap_up_policy", value = policy,
+      message = string.format("Invalid wrap_up_policy '%s': must be one of required, optional, none", policy) }
+  end
+  def.wrap_up_policy = policy
+
+  local skills = entries(c, "skills", raw.skills, "level", check_level, dups.skills)
+  def.skills = {}
+  for _, s in ipairs(skills) do
+    if s.level > 0 then def.skills[#def.skills + 1] = s end   -- the tutorial drops level 0
+  end
+  def.members = entries(c, "members", raw.members, "priority", check_priority, dups.members)
+
+  def.flows = {}
+  if raw.flows ~= nil then
+    if not json.is_array(raw.flows) and not (type(raw.flows) == "table" and next(raw.flows) == nil) then
+      c.error("flows", "must be a list of flow ids, got %s", describe(raw.flows))
+    else
+      for i, f in ipairs(raw.flows) do
+        if type(f) ~= "string" or f == "" then
+          c.error(string.format("flows[%d]", i), "must be a flow id (a string), got %s", describe(f))
+        else
+          def.flows[#def.flows + 1] = f
+        end
+      end
+    end
+  end
+
+  def.queue = {}
+  if raw.queue ~= nil then
+    if not is_object(raw.queue) then
+      c.error("queue", "must be an object of extra QueueRequest fields, got %s", describe(raw.queue))
+    else
+      for k, v in pairs(raw.queue) do
+        if MANAGED[k] then
+          c.error("queue." .. k, "is managed by gcrun; set %s at the top level instead", MANAGED[k])
+        elseif k == "id" then
+          c.error("queue.id", "the queue is chosen by queue_id")
+        else
+          def.queue[k] = v
+        end
+      end
+    end
+  end
+  def.findings = c.findings
+  if #c.errors > 0 then return nil, c end
+  return def, c
+end
+
+-- load(path) -> definition | nil; checker
+function M.load(path)
+  local c = checker(path)
+  local bytes, err = sys.read(path, M.MAX_FILE)
+  if not bytes then
+    c.error("", "%s", (err:gsub("^" .. path:gsub("%p", "%%%0") .. ": ", "")))
+    return nil, c
+  end
+  return M.parse(bytes, path)
+end
+
+-- Expand the command line's paths: files as given, directories to their
+-- *.json files (sorted, not recursive). Returns the list, and errors for
+-- paths that cannot be used.
+function M.expand(paths)
+  local files, errors = {}, {}
+  for _, p in ipairs(paths) do
+    local st, err = sys.stat(p)
+    if not st then
+      errors[#errors + 1] = { file = p, field = "", reason = (err:gsub("^.-: ", "")) }
+    elseif st.type == "directory" then
+      local names = sys.dir(p) or {}
+      local n = 0
+      for _, name in ipairs(names) do
+        if name:match("%.json$") and name:sub(1, 1) ~= "." then
+          files[#files + 1] = p:gsub("/+$", "") .. "/" .. name
+          n = n + 1
+        end
+      end
+      if n == 0 then errors[#errors + 1] = { file = p, field = "", reason = "directory has no *.json files" } end
+    else
+      files[#files + 1] = p
+    end
+  end
+  return files, errors
+end
+
+-- load_all(paths) -> definitions, errors, warnings
+-- The same queue_id in two files is an error for the second.
+function M.load_all(paths)
+  local files, errors = M.expand(paths)
+  local defs, warnings, by_queue = {}, {}, {}
+  for _, f in ipairs(files) do
+    local def, c = M.load(f)
+    for _, e in ipairs(c.errors) do errors[#errors + 1] = e end
+    for _, w in ipairs(c.warnings) do warnings[#warnings + 1] = w end
+    if def then
+      local first = by_queue[def.queue_id]
+      if first then
+        errors[#errors + 1] = { file = f, field = "queue_id",
+          reason = string.format("queue %s is already defined by %s", def.queue_id, first) }
+      else
+        by_queue[def.queue_id] = f
+        defs[#defs + 1] = def
+      end
+    end
+  end
+  return defs, errors, warnings
+end
+
+function M.format_error(e)
+  if e.field == "" then return string.format("%s: %s", e.file, e.reason) end
+  return string.format("%s: %s: %s", e.file, e.field, e.reason)
+end
+
+return M

@@ -1,0 +1,117 @@
+-- What a definition means for the API: the QueueRequest built from the
+-- current queue with the managed fields overlaid (everything else is sent
+-- back as it came, so nothing gcrun does not manage is lost), the ACW
+-- settings, the tutorial's payload, and the way back for queue-export.
+local json = require "gcrun.json"
+
+local M = {}
+
+-- Fields of a Queue the service sets itself; they are not sent back.
+M.READ_ONLY = { "selfUri", "dateCreated", "dateModified", "modifiedBy", "createdBy", "modifiedByApp",
+  "createdByApp", "memberCount", "userMemberCount", "joinedMemberCount", "version", "state" }
+local read_only = {}
+for _, k in ipairs(M.READ_ONLY) do read_only[k] = true end
+
+-- wrap_up_policy, acw_timer_required and acw_timeout as acwSettings:
+--   required + timer   MANDATORY_TIMEOUT, timeoutMs = acw_timeout * 1000
+--   required           MANDATORY
+--   optional           OPTIONAL (the service allows no timeout with it)
+--   none + timer       AGENT_REQUESTED, timeoutMs
+--   none               AGENT_REQUESTED
+function M.acw_settings(def)
+  local ms = def.acw_timer_required and def.acw_timeout * 1000 or nil
+  if def.wrap_up_policy == "required" then
+    return ms and { wrapupPrompt = "MANDATORY_TIMEOUT", timeoutMs = ms } or { wrapupPrompt = "MANDATORY" }
+  elseif def.wrap_up_policy == "optional" then
+    return { wrapupPrompt = "OPTIONAL" }
+  elseif def.wrap_up_policy == "none" then
+    return { wrapupPrompt = "AGENT_REQUESTED", timeoutMs = ms }
+  end
+  -- an unknown policy is sent as given, so the service's own check speaks
+  return { wrapupPrompt = tostring(def.wrap_up_policy) }
+end
+
+-- queue_request(def, current) -> the QueueRequest to PUT
+function M.queue_request(def, current)
+  local req = {}
+  for k, v in pairs(current) do
+    if not read_only[k] then req[k] = json.copy(v) end
+  end
+  req.name = def.name
+  req.description = def.description
+  req.acwSettings = M.acw_settings(def)
+  for k, v in pairs(def.queue or {}) do req[k] = json.copy(v) end
+  return req
+end
+
+-- field_changes(current, request) -> { {field=, before=, after=}, ... }
+-- sorted by field; read-only fields are not compared.
+function M.field_changes(current, request)
+  local fields, seen = {}, {}
+  for _, t in ipairs { current, request } do
+    for k in pairs(t) do
+      if not read_only[k] and not seen[k] then seen[k] = true; fields[#fields + 1] = k end
+    end
+  end
+  table.sort(fields)
+  local changes = {}
+  for _, k in ipairs(fields) do
+    if not json.equal(current[k], request[k]) then
+      changes[#changes + 1] = { field = k, before = json.copy(current[k]), after = json.copy(request[k]) }
+    end
+  end
+  return changes
+end
+
+-- The tutorial's snake_case payload for PUT /api/v2/routing/queues/{id}.
+function M.tutorial_payload(def)
+  local skills, members = json.array({}), json.array({})
+  for _, s in ipairs(def.skills) do skills[#skills + 1] = { id = s.id, level = s.level } end
+  for _, m in ipairs(def.members) do members[#members + 1] = { id = m.id, priority = m.priority } end
+  return {
+    name = def.name, description = def.description, outbound_queue = def.outbound_queue,
+    skills = skills, members = members, wrap_up_policy = def.wrap_up_policy,
+    skill_config = { acw_timer_required = def.acw_timer_required, acw_timeout = def.acw_timeout },
+  }
+end
+
+-- The definition fields an acwSettings reads back as (export).
+function M.policy_of(acw)
+  local p = acw and acw.wrapupPrompt
+  local secs = acw and acw.timeoutMs and acw.timeoutMs // 1000
+  if p == "MANDATORY_TIMEOUT" then return "required", true, secs end
+  if p == "OPTIONAL" then return "optional", false, nil end
+  if p == "AGENT_REQUESTED" then return "none", secs ~= nil, secs end
+  if p == "MANDATORY" or p == nil then return "required", false, nil end
+  return nil   -- MANDATORY_FORCED_TIMEOUT and anything newer: no definition equivalent
+end
+
+-- definition(queue, members, agents) -> a definition in the tutorial's
+-- format, such that syncing it back changes nothing. Queues have no skills
+-- of their own in the Platform API: the exported skills are those every
+-- member has at the same proficiency.
+function M.definition(queue, members, agents)
+  local policy, timer, secs = M.policy_of(queue.acwSettings)
+  local def = {
+    queue_id = queue.id, name = queue.name, description = queue.description or "", outbound_queue = false,
+    wrap_up_policy = policy or "required", acw_timer_required = timer or false, acw_timeout = secs or 300,
+    members = {}, skills = {},
+  }
+  for _, m in ipairs(members) do def.members[m.id] = m.ringNumber or 1 end
+  local common
+  for _, m in ipairs(members) do
+    local have = agents[m.id] and agents[m.id].skills or {}
+    if common == nil then
+      common = {}
+      for id, p in pairs(have) do common[id] = p end
+    else
+      for id, p in pairs(common) do
+        if have[id] ~= p then common[id] = nil end
+      end
+    end
+  end
+  for id, p in pairs(common or {}) do if p > 0 then def.skills[id] = p end end
+  return def, policy == nil and queue.acwSettings.wrapupPrompt or nil
+end
+
+return M

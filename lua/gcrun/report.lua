@@ -1,0 +1,126 @@
+-- The impact report for routing administrators. The JSON layout keeps the
+-- tutorial's fields (generated_at, total_queues_updated, changes[] with
+-- queue_id, queue_name, skills_assigned, members_assigned,
+-- validation_corrections, flow_node_updated, status, timestamp) and adds,
+-- per queue, what changed from what to what, and for the run where it ran
+-- and how it went. Markdown and HTML renderings are in report_md.lua and
+-- report_html.lua. Edit this file to change the layout.
+--
+-- Queue status: updated, unchanged, planned (--dry-run), failed,
+-- interrupted, not_started. total_queues_updated counts "updated" only.
+local errors = require "gcrun.errors"
+local json = require "gcrun.json"
+local sys = require "gcrun.sys"
+local text = require "gcrun.text"
+
+local M = {}
+
+local A = json.array
+
+local function list(t) return A(t or {}) end
+
+local function queue_entry(e)
+  local ring = A({})
+  for _, r in ipairs(e.ring_changes or {}) do ring[#ring + 1] = { member = r.id, before = r.from, after = r.to } end
+  local assignments = A({})
+  for _, a in ipairs(e.skill_assignments or {}) do
+    local skills = A({})
+    for _, s in ipairs(a.skills) do skills[#skills + 1] = { id = s.id, proficiency = s.proficiency or s.level } end
+    assignments[#assignments + 1] = { user = a.user, name = a.name, skills = skills }
+  end
+  local corrections = A({})
+  for _, c in ipairs(e.corrections or {}) do
+    corrections[#corrections + 1] = { rule = c.rule, change = c.change, source = c.source }
+  end
+  local flows = A({})
+  for _, f in ipairs(e.flows or {}) do
+    flows[#flows + 1] = { id = f.id, name = f.name, status = f.status, old_version = f.old_version,
+      new_version = f.new_version }
+  end
+  local c = e.counters or {}
+  return {
+    queue_id = e.queue_id, queue_name = e.queue_name, skills_assigned = e.skills_assigned or 0,
+    members_assigned = e.members_assigned or 0, validation_corrections = corrections,
+    flow_node_updated = e.flow_node_updated or false, status = e.status, timestamp = e.timestamp,
+    file = e.file, error = e.error, fields_changed = list(e.changes),
+    members_added = list(e.members_added), members_removed = list(e.members_removed),
+    ring_numbers = ring, skill_assignments = assignments, flows = flows,
+    requests = c.requests or 0, retries = c.retries or 0, throttled = c.throttled or 0,
+  }
+end
+
+local function flow_entry(f)
+  local queues = A({})
+  for _, q in ipairs(f.queues or {}) do queues[#queues + 1] = q end
+  local c = f.counters or {}
+  return {
+    id = f.id, name = f.name, status = f.status, old_version = f.old_version, new_version = f.new_version,
+    queues = queues, nodes_changed = list(f.changes), attempts = f.attempts, conflicts = f.conflicts,
+    lock_waits = f.lock_waits, unlocked_from = f.unlocked, checkin_failed = f.checkin_failed, error = f.error,
+    requests = c.requests or 0, retries = c.retries or 0, throttled = c.throttled or 0,
+  }
+end
+
+-- document(run) -> the report as a table, ready for JSON
+function M.document(run)
+  local changes, counts = A({}), {}
+  local totals = { requests = 0, retries = 0, throttled = 0 }
+  for _, e in ipairs(run.queues) do
+    local entry = queue_entry(e)
+    changes[#changes + 1] = entry
+    counts[e.status] = (counts[e.status] or 0) + 1
+    for k in pairs(totals) do totals[k] = totals[k] + entry[k] end
+  end
+  local flows, flows_updated = A({}), 0
+  for _, f in ipairs(run.flows or {}) do
+    local entry = flow_entry(f)
+    flows[#flows + 1] = entry
+    if f.status == "updated" then flows_updated = flows_updated + 1 end
+    for k in pairs(totals) do totals[k] = totals[k] + entry[k] end
+  end
+  for k in pairs(totals) do totals[k] = totals[k] + ((run.extra_counters or {})[k] or 0) end
+  local skipped = A({})
+  for _, s in ipairs(run.skipped or {}) do skipped[#skipped + 1] = { file = s.file, errors = A(s.errors) } end
+  return {
+    generated_at = text.iso8601(run.finished_at or sys.time()),
+    total_queues_updated = counts.updated or 0,
+    changes = changes,
+    flows = flows,
+    skipped_files = skipped,
+    run = {
+      status = run.status, dry_run = run.dry_run or false, dialect = run.dialect, target = run.target,
+      gcrun_version = run.version, started_at = text.iso8601(run.started_at),
+      finished_at = text.iso8601(run.finished_at or sys.time()),
+      duration_seconds = math.floor(((run.finished_at or sys.time()) - run.started_at) * 1000) / 1000,
+      counts = counts, flows_updated = flows_updated,
+      requests = totals.requests, retries = totals.retries, throttled = totals.throttled,
+    },
+  }
+end
+
+-- The format a report path asks for: --format, else its extension.
+function M.format_for(path, format)
+  if format then return format end
+  local ext = path:match("%.(%w+)$")
+  ext = ext and ext:lower()
+  if ext == "md" or ext == "markdown" then return "md" end
+  if ext == "html" or ext == "htm" then return "html" end
+  return "json"
+end
+
+function M.render(doc, format)
+  if format == "md" then return require("gcrun.report_md").render(doc) end
+  if format == "html" then return require("gcrun.report_html").render(doc) end
+  return json.encode(doc, { pretty = true }) .. "\n"
+end
+
+-- write(run, path [, format]) -> document. Written to a temporary file and
+-- renamed, so a crash never leaves half a report.
+function M.write(run, path, format)
+  local doc = M.document(run)
+  local ok, err = sys.write_atomic(path, M.render(doc, M.format_for(path, format)))
+  if not ok then errors.raise("report", "cannot write the report: %s", err) end
+  return doc
+end
+
+return M

@@ -1,0 +1,98 @@
+-- The impact report as Markdown, for routing administrators to read or
+-- paste into a change ticket.
+local json = require "gcrun.json"
+
+local M = {}
+
+local function cell(v)
+  if v == nil or v == json.null then return "" end
+  if type(v) == "table" then v = json.encode(v) end
+  return (tostring(v):gsub("|", "\\|"):gsub("\n", " "))
+end
+
+local function table_of(out, header, rows)
+  out[#out + 1] = "| " .. table.concat(header, " | ") .. " |"
+  out[#out + 1] = "|" .. string.rep(" --- |", #header)
+  for _, r in ipairs(rows) do
+    local cells = {}
+    for i = 1, #header do cells[i] = cell(r[i]) end
+    out[#out + 1] = "| " .. table.concat(cells, " | ") .. " |"
+  end
+  out[#out + 1] = ""
+end
+
+function M.render(doc)
+  local run = doc.run
+  local out = {
+    "# Queue impact report", "",
+    string.format("Generated %s by gcrun %s against %s (%s API)%s.", doc.generated_at, cell(run.gcrun_version),
+      cell(run.target), cell(run.dialect), run.dry_run and ", **dry run: nothing was changed**" or ""),
+    string.format("Run status: **%s**, %.1f s, %d requests (%d retries, %d answered 429).", run.status,
+      run.duration_seconds, run.requests, run.retries, run.throttled), "",
+  }
+  local counts = {}
+  for _, k in ipairs { "updated", "unchanged", "planned", "failed", "interrupted", "not_started" } do
+    if run.counts[k] then counts[#counts + 1] = { k, run.counts[k] } end
+  end
+  counts[#counts + 1] = { "flows updated", run.flows_updated }
+  table_of(out, { "Status", "Queues" }, counts)
+
+  out[#out + 1] = "## Queues"
+  out[#out + 1] = ""
+  local rows = {}
+  for _, c in ipairs(doc.changes) do
+    rows[#rows + 1] = { c.queue_name, c.queue_id, c.status, c.members_assigned, c.skills_assigned,
+      #c.validation_corrections, c.flow_node_updated and "yes" or "no" }
+  end
+  table_of(out, { "Queue", "Id", "Status", "Members", "Skills", "Corrections", "Flow nodes updated" }, rows)
+
+  for _, c in ipairs(doc.changes) do
+    out[#out + 1] = string.format("### %s (%s): %s", cell(c.queue_name), c.queue_id, c.status)
+    out[#out + 1] = ""
+    if c.file then out[#out + 1] = "Definition: `" .. c.file .. "`" .. "  " end
+    if c.error then out[#out + 1] = "**Error:** " .. cell(c.error) .. "  " end
+    out[#out + 1] = ""
+    if #c.fields_changed > 0 then
+      local r = {}
+      for _, f in ipairs(c.fields_changed) do r[#r + 1] = { f.field, f.before, f.after } end
+      table_of(out, { "Field", "Before", "After" }, r)
+    end
+    if #c.members_added + #c.members_removed + #c.ring_numbers > 0 then
+      out[#out + 1] = string.format("Members added: %s; removed: %s; ring numbers changed: %d.",
+        #c.members_added > 0 and table.concat(c.members_added, ", ") or "none",
+        #c.members_removed > 0 and table.concat(c.members_removed, ", ") or "none", #c.ring_numbers)
+      out[#out + 1] = ""
+    end
+    if #c.skill_assignments > 0 then
+      out[#out + 1] = string.format("Skills assigned to %d agents.", #c.skill_assignments)
+      out[#out + 1] = ""
+    end
+    if #c.validation_corrections > 0 then
+      local r = {}
+      for _, v in ipairs(c.validation_corrections) do r[#r + 1] = { v.rule, v.source, v.change } end
+      table_of(out, { "Correction", "Found by", "Change" }, r)
+    end
+  end
+
+  if #doc.flows > 0 then
+    out[#out + 1] = "## Flows"
+    out[#out + 1] = ""
+    local r = {}
+    for _, f in ipairs(doc.flows) do
+      r[#r + 1] = { f.name, f.id, f.status, f.old_version, f.new_version, #f.nodes_changed, f.conflicts or 0,
+        f.error or f.checkin_failed }
+    end
+    table_of(out, { "Flow", "Id", "Status", "Old version", "New version", "Node edits", "Conflicts", "Problem" }, r)
+  end
+  if #doc.skipped_files > 0 then
+    out[#out + 1] = "## Skipped definition files"
+    out[#out + 1] = ""
+    for _, s in ipairs(doc.skipped_files) do
+      out[#out + 1] = "- `" .. s.file .. "`: " .. table.concat(s.errors, "; ")
+    end
+    out[#out + 1] = ""
+  end
+  return table.concat(out, "\n")
+end
+
+return M
