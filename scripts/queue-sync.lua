@@ -83,7 +83,8 @@ local function sync_queue(ctx, entry)
     local ok, err = pcall(api.execute, api, def.queue_id, plan, current)
     if ok then break end
     if not errors.is(err, "rejected") or corrections >= ctx.max_corrections then error(err, 0) end
-    done, unresolved = correct.apply(ctx.rules, desired, err.problems or {})
+    -- the problems no rule explains stay in err's message if nothing is left to retry
+    done = correct.apply(ctx.rules, desired, err.problems or {})
     if #done == 0 then error(err, 0) end
     record(entry, done)
     corrections = corrections + 1

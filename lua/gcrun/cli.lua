@@ -32,6 +32,7 @@ M.COMMON = options.merge(OUTPUT, options.compile {
   { "client-id=ID", "OAuth client id (the secret is read from the environment or .env only)" },
   { "api=DIALECT", "wire format", choices = { "platform", "tutorial" } },
   { "cacert=FILE", "trust the CA certificate(s) in FILE" },
+  { "dry-run", "make no changes (scripts see gc.dry_run)" },
 })
 
 local USAGE = [[

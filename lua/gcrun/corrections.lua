@@ -55,7 +55,9 @@ return {
     -- "Duplicate member 'x'": keep the member's first entry
     match = function(p)
       local m = lower(p)
-      if m:find("member", 1, true) and m:find("duplicate", 1, true) then return quoted(p.message) or p.entity or true end
+      if m:find("member", 1, true) and m:find("duplicate", 1, true) then
+        return quoted(p.message) or p.entity or true
+      end
     end,
     fix = function(desired, id)
       local changes = {}

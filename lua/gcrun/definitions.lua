@@ -100,8 +100,9 @@ local function entries(c, field, v, value_key, check, dups)
         if value == nil and value_key == "priority" then value = 1 end
         if check(c, where .. "." .. value_key, value) then
           if seen[e.id] then
-            c.find { kind = field == "members" and "duplicate_member" or "duplicate_skill", id = e.id,
-              message = string.format("Duplicate %s '%s' in %s", field == "members" and "member" or "skill", e.id, field) }
+            local what = field == "members" and "member" or "skill"
+            c.find { kind = "duplicate_" .. what, id = e.id,
+              message = string.format("Duplicate %s '%s' in %s", what, e.id, field) }
             out[#out + 1] = { id = e.id, [value_key] = math.tointeger(value) or value, duplicate = true }
           else
             seen[e.id] = true

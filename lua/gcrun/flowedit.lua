@@ -21,7 +21,8 @@ function M.edit(config, queues, rules)
         table.sort(fields)
         for _, k in ipairs(fields) do
           if not json.equal(node.config[k], want[k]) then
-            changes[#changes + 1] = { node = node.id, queue = q.id, field = k, before = node.config[k], after = want[k] }
+            changes[#changes + 1] = { node = node.id, queue = q.id, field = k, before = node.config[k],
+              after = want[k] }
             node.config[k] = json.copy(want[k])
           end
         end

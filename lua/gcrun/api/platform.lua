@@ -100,7 +100,9 @@ function P:read(def)
   end
   call.rethrow(errs)
   local members = {}
-  for _, m in ipairs(results[2]) do members[#members + 1] = { id = m.id, ringNumber = m.ringNumber or 1, name = m.name } end
+  for _, m in ipairs(results[2]) do
+    members[#members + 1] = { id = m.id, ringNumber = m.ringNumber or 1, name = m.name }
+  end
   return { queue = results[1], members = members, agents = results[3], flows = results[4] }
 end
 

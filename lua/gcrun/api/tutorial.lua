@@ -34,9 +34,10 @@ function P.skills() return nil end
 local QUEUE = "/api/v2/routing/queues/{id}"
 
 function P:read(def)
-  local ok, resp = pcall(self.call, self, { path = QUEUE, params = { id = def.queue_id } }, "GET queue " .. def.queue_id)
+  local id = def.queue_id
+  local ok, resp = pcall(self.call, self, { path = QUEUE, params = { id = id } }, "GET queue " .. id)
   if not ok then
-    if errors.is(resp, "not_found") then errors.raise("not_found", "queue %s does not exist in this org", def.queue_id) end
+    if errors.is(resp, "not_found") then errors.raise("not_found", "queue %s does not exist in this org", id) end
     error(resp, 0)
   end
   local q = resp:json()
@@ -77,11 +78,13 @@ function P.plan(_, desired, current)
     if want_members[m.id] == nil then plan.remove[#plan.remove + 1] = m.id end
   end
   if not same_set(by_id(payload.skills, "level"), by_id(q.skills, "level")) then
-    plan.changes[#plan.changes + 1] = { field = "skills", before = json.copy(q.skills), after = json.copy(payload.skills) }
+    plan.changes[#plan.changes + 1] = { field = "skills", before = json.copy(q.skills),
+      after = json.copy(payload.skills) }
     for _, m in ipairs(payload.members) do plan.assign[#plan.assign + 1] = { user = m.id, skills = payload.skills } end
   end
   if #plan.add + #plan.remove + #plan.rering > 0 then
-    plan.changes[#plan.changes + 1] = { field = "members", before = json.copy(q.members), after = json.copy(payload.members) }
+    plan.changes[#plan.changes + 1] = { field = "members", before = json.copy(q.members),
+      after = json.copy(payload.members) }
   end
   plan.empty = #plan.changes == 0
   return plan
@@ -92,7 +95,9 @@ function P:execute(queue_id, plan, current)
     idempotent = true }, "PUT queue")
   current.queue = resp:json()
   current.members = {}
-  for _, m in ipairs(current.queue.members or {}) do current.members[#current.members + 1] = { id = m.id, ringNumber = m.priority } end
+  for _, m in ipairs(current.queue.members or {}) do
+    current.members[#current.members + 1] = { id = m.id, ringNumber = m.priority }
+  end
 end
 
 -- outcome(before, after) -> what changed, as a plan (for the report): the

@@ -104,7 +104,7 @@ function M.org(opts)
     for j = 1, per do
       local q = data.queues[((i - 1) * per + j - 1) % #data.queues + 1]
       nodes[#nodes + 1] = { id = "to-" .. j, type = "Queue",
-        config = { queueId = q.id, queueName = q.name, timeoutSeconds = 120 } }
+        config = { queueId = q.id, queueName = q.name, timeoutSeconds = 300 } }
     end
     nodes[#nodes + 1] = { id = "bye", type = "Disconnect", config = {} }
     data.flows[i] = { id = r.uuid(), name = string.format("Inbound %02d", i), type = "INBOUNDCALL",
@@ -117,7 +117,7 @@ function M.org(opts)
     for j = 1, 2 do
       local q = data.queues[j]
       nodes[#nodes + 1] = { id = "queue-" .. j, type = "Queue",
-        config = { queueId = q.id, queueName = q.name, timeoutSeconds = 120 } }
+        config = { queueId = q.id, queueName = q.name, timeoutSeconds = 300 } }
     end
     data.flows[#data.flows + 1] = { id = "example-flow-id", name = "Tutorial example flow", type = "INBOUNDCALL",
       publishedVersion = 1, checkedInVersion = 1,

@@ -40,7 +40,7 @@ local function queue_view(q)
   return {
     id = q.id, name = q.name, description = q.description, outbound_queue = t.outbound_queue or false,
     skills = json.array(json.copy(t.skills or {})), members = members, wrap_up_policy = policy,
-    skill_config = { acw_timer_required = timer,
+    skill_config = t.skill_config and json.copy(t.skill_config) or { acw_timer_required = timer,
       acw_timeout = q.acwSettings and q.acwSettings.timeoutMs and q.acwSettings.timeoutMs // 1000 or 300 },
   }
 end
@@ -110,7 +110,8 @@ function M.put_queue(ctx, id)
   local cfg = body.skill_config or {}
   q.name, q.description = body.name, body.description
   q.acwSettings = acw_settings(body.wrap_up_policy, cfg.acw_timer_required ~= false, cfg.acw_timeout or 300)
-  q._tutorial = { outbound_queue = body.outbound_queue == true, skills = json.array({}) }
+  q._tutorial = { outbound_queue = body.outbound_queue == true, skills = json.array({}),
+    skill_config = { acw_timer_required = cfg.acw_timer_required ~= false, acw_timeout = cfg.acw_timeout or 300 } }
   local members = json.array({})
   local old = {}
   for _, m in ipairs(q._members) do old[m.id] = m end
