@@ -109,7 +109,8 @@ static int sys_read(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   lua_Integer limit = luaL_optinteger(L, 2, LUA_MAXINTEGER);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return fail(L, path);
   struct stat st;
@@ -118,6 +119,13 @@ static int sys_read(lua_State *L)
     close(fd);
     errno = e;
     return fail(L, path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: not a regular file", path);
+    lua_pushinteger(L, EINVAL);
+    return 3;
   }
   if ((lua_Integer)st.st_size > limit) {
     close(fd);

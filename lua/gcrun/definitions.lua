@@ -50,7 +50,7 @@ end
 
 local function check_level(c, field, v)
   if type(v) ~= "number" or v ~= v or v < 0 or v > 5 then
-    c.error(field, "level must be a number from 0 to 5, got %s", describe(v))
+    c.error(field, "must be a skill level from 0 to 5, got %s", describe(v))
     return false
   end
   return true
@@ -58,7 +58,7 @@ end
 
 local function check_priority(c, field, v)
   if not (type(v) == "number" and v == math.floor(v) and v >= 1 and v <= 6) then
-    c.error(field, "priority must be a whole number from 1 to 6 (the ring number), got %s", describe(v))
+    c.error(field, "must be a priority (ring number) from 1 to 6, got %s", describe(v))
     return false
   end
   return true
@@ -93,6 +93,8 @@ local function entries(c, field, v, value_key, check, dups)
       local where = string.format("%s[%d]", field, i)
       if not is_object(e) then
         c.error(where, "must be an object with id and %s, got %s", value_key, describe(e))
+      elseif e.id == nil then
+        c.error(where .. ".id", "is missing")
       elseif type(e.id) ~= "string" or e.id == "" then
         c.error(where .. ".id", "must be a non-empty string, got %s", describe(e.id))
       else

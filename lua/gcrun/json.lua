@@ -68,6 +68,13 @@ local function position(text, msg)
   return line, col
 end
 
+-- cjson's token names, as a reader would say them
+local TOKENS = {
+  T_OBJ_BEGIN = "'{'", T_OBJ_END = "'}'", T_ARR_BEGIN = "'['", T_ARR_END = "']'", T_STRING = "a string",
+  T_NUMBER = "a number", T_BOOLEAN = "true or false", T_NULL = "null", T_COLON = "':'", T_COMMA = "','",
+  T_END = "the end of the text", T_WHITESPACE = "white space", T_ERROR = "an error", T_UNKNOWN = "something unknown",
+}
+
 -- decode(text) -> value | nil, {message=, line=, column=}
 function M.decode(text)
   local marked, n = jsonscan.mark_empty_arrays(text)
@@ -76,7 +83,10 @@ function M.decode(text)
   if not ok then
     local msg = tostring(v):gsub("^.-:%d+: ", "")
     local line, col = position(text, msg)
-    msg = msg:gsub(" at character %d+", "")
+    msg = msg:gsub(" at character %d+", ""):gsub("T_[%u_]+", TOKENS)
+      :gsub("Found too many nested data structures %((%d+)%)", function(n)
+        return "nested more than " .. (tonumber(n) - 1) .. " levels deep"
+      end)
     return nil, { message = msg, line = line, column = col }
   end
   return restore(v)

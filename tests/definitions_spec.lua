@@ -1,0 +1,162 @@
+-- Definition files: the tutorial's format and defaults, gcrun's
+-- extensions, findings for the correction rules, and a clear error for
+-- everything malformed.
+local definitions = require "gcrun.definitions"
+local h = require "tests.helpers"
+local sys = require "gcrun.sys"
+
+local function parse(t)
+  return definitions.parse(type(t) == "string" and t or require("gcrun.json").encode(t), "q.json")
+end
+
+describe("definitions", function()
+  it("applies the tutorial's defaults to the fields a file leaves out", function()
+    local def = parse { queue_id = "q1" }
+    assert.equal("Auto-Generated Queue", def.name)
+    assert.equal("Updated via automation", def.description)
+    assert.is_false(def.outbound_queue)
+    assert.equal("required", def.wrap_up_policy)
+    assert.is_true(def.acw_timer_required)
+    assert.equal(300, def.acw_timeout)
+    assert.same({}, def.members)
+    assert.same({}, def.skills)
+  end)
+
+  it("reads skills and members as objects, in id order, dropping skills at level 0", function()
+    local def = parse [[{"queue_id": "q1", "skills": {"s2": 3, "s1": 0, "s3": 4.5}, "members": {"u2": 2, "u1": 1}}]]
+    assert.same({ { id = "s2", level = 3 }, { id = "s3", level = 4.5 } }, def.skills)
+    assert.same({ { id = "u1", priority = 1 }, { id = "u2", priority = 2 } }, def.members)
+  end)
+
+  it("reads skills and members as lists of {id, level} and {id, priority}", function()
+    local def = parse { queue_id = "q1", skills = { { id = "s1", level = 2 } },
+      members = { { id = "u9", priority = 3 }, { id = "u1" } } }
+    assert.same({ { id = "s1", level = 2 } }, def.skills)
+    assert.same({ { id = "u9", priority = 3 }, { id = "u1", priority = 1 } }, def.members)
+  end)
+
+  it("reads the flows list and the queue object of extra fields", function()
+    local def = parse { queue_id = "q1", flows = { "f1", "f2" }, queue = { enableTranscription = true } }
+    assert.same({ "f1", "f2" }, def.flows)
+    assert.same({ enableTranscription = true }, def.queue)
+  end)
+
+  it("turns a repeated member key into a finding, keeping the first value", function()
+    local def, c = parse [[{"queue_id": "q1", "members": {"u1": 2, "u2": 1, "u1": 5}}]]
+    assert.same({ { id = "u1", priority = 2 }, { id = "u1", priority = 5, duplicate = true }, { id = "u2", priority = 1 } },
+      def.members)
+    assert.equal(1, #c.findings)
+    assert.equal("duplicate_member", c.findings[1].kind)
+    assert.matches("Duplicate member 'u1'", c.findings[1].message)
+  end)
+
+  it("turns a repeated id in the list form into a finding", function()
+    local _, c = parse { queue_id = "q1", members = { { id = "u1", priority = 1 }, { id = "u1", priority = 4 } },
+      skills = { { id = "s1", level = 1 }, { id = "s1", level = 2 } } }
+    local kinds = {}
+    for _, f in ipairs(c.findings) do kinds[#kinds + 1] = f.kind end
+    table.sort(kinds)
+    assert.same({ "duplicate_member", "duplicate_skill" }, kinds)
+  end)
+
+  it("turns an unknown wrap_up_policy string into a finding, not an error", function()
+    local def, c = parse { queue_id = "q1", wrap_up_policy = "sometimes" }
+    assert.truthy(def)
+    assert.equal("invalid_wrap_up_policy", c.findings[1].kind)
+  end)
+
+  it("warns about an unknown key, naming the closest known one", function()
+    local def, c = parse { queue_id = "q1", memebrs = {} }
+    assert.truthy(def)
+    assert.matches("unknown key 'memebrs' is ignored %(did you mean 'members'%?%)", c.warnings[1])
+  end)
+
+  it("reports every malformed file in tests/fixtures/bad with its field and reason", function()
+    local dir = h.srcdir .. "/tests/fixtures/bad"
+    local expected = dofile(dir .. "/expected.lua")
+    local count = 0
+    for _, name in ipairs(sys.dir(dir)) do
+      if name:match("%.json$") then
+        count = count + 1
+        local want = expected[name]
+        assert.truthy(want, "no expectation for " .. name)
+        local def, c = definitions.load(dir .. "/" .. name)
+        assert.is_nil(def, name .. " was accepted")
+        local e = c.errors[1]
+        assert.equal(want[1], e.field, name)
+        assert.matches(want[2], e.reason, 1, false, name)
+        assert.equal(dir .. "/" .. name, e.file)
+      end
+    end
+    assert.is_true(count >= 40)
+  end)
+
+  it("refuses a file over 1 MB before reading it", function()
+    local dir = h.tmpdir()
+    h.write(dir .. "/big.json", '{"queue_id": "q1", "description": "' .. string.rep("x", 10 * 1024 * 1024) .. '"}')
+    local def, c = definitions.load(dir .. "/big.json")
+    assert.is_nil(def)
+    assert.matches("larger than the limit of 1048576", c.errors[1].reason)
+    h.rmtree(dir)
+  end)
+
+  describe("paths", function()
+    local dir
+    before_each(function() dir = h.tmpdir() end)
+    after_each(function() h.rmtree(dir) end)
+
+    it("expands a directory to its *.json files, sorted, skipping others", function()
+      h.write(dir .. "/b.json", '{"queue_id": "b"}')
+      h.write(dir .. "/a.json", '{"queue_id": "a"}')
+      h.write(dir .. "/notes.txt", "x")
+      local files = definitions.expand { dir }
+      assert.same({ dir .. "/a.json", dir .. "/b.json" }, files)
+    end)
+
+    it("reports a path that does not exist, and a directory with no definitions", function()
+      os.execute("mkdir " .. h.quote(dir .. "/empty"))
+      local _, errs = definitions.expand { dir .. "/missing.json", dir .. "/empty" }
+      assert.matches("No such file or directory", errs[1].reason)
+      assert.matches("directory has no %*.json files", errs[2].reason)
+    end)
+
+    it("reports a symlink loop in a directory argument", function()
+      os.execute(string.format("ln -s b.json %s/a.json && ln -s a.json %s/b.json", h.quote(dir), h.quote(dir)))
+      local _, errs = definitions.load_all { dir }
+      assert.equal(2, #errs)
+      assert.matches("Too many levels of symbolic links", errs[1].reason)
+    end)
+
+    it("reports a directory named like a definition inside a directory argument", function()
+      os.execute("mkdir " .. h.quote(dir .. "/odd.json"))
+      local _, errs = definitions.load_all { dir }
+      assert.matches("Is a directory", errs[1].reason)
+    end)
+
+    it("reports a FIFO without blocking on it", function()
+      os.execute("mkfifo " .. h.quote(dir .. "/pipe.json"))
+      local _, errs = definitions.load_all { dir .. "/pipe.json" }
+      assert.matches("not a regular file", errs[1].reason)
+    end)
+
+    it("reports an unreadable file (when not running as root)", function()
+      if sys.getuid() == 0 then
+        pending("root reads any file; this check needs an ordinary user")
+        return
+      end
+      h.write(dir .. "/secret.json", '{"queue_id": "x"}')
+      os.execute("chmod 000 " .. h.quote(dir .. "/secret.json"))
+      local _, errs = definitions.load_all { dir .. "/secret.json" }
+      assert.matches("Permission denied", errs[1].reason)
+    end)
+
+    it("rejects the same queue_id in two files, naming both", function()
+      h.write(dir .. "/a.json", '{"queue_id": "same"}')
+      h.write(dir .. "/b.json", '{"queue_id": "same"}')
+      local defs, errs = definitions.load_all { dir }
+      assert.equal(1, #defs)
+      assert.equal(dir .. "/b.json", errs[1].file)
+      assert.matches("already defined by .*a%.json", errs[1].reason)
+    end)
+  end)
+end)
