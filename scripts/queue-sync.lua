@@ -153,7 +153,8 @@ end
 local function exit_status(run, doc)
   if run.status == "interrupted" then return signal.exit_status() end
   local c = doc.run.counts
-  if (c.failed or 0) == 0 then return 0 end
+  -- a flow left out of step fails the run as a queue would
+  if (c.failed or 0) == 0 then return doc.run.flows_failed > 0 and 1 or 0 end
   for _, e in ipairs(run.queues) do
     if e.status == "failed" and (e.error_code == "auth" or e.error_code == "permission") then return 3 end
   end
@@ -223,6 +224,9 @@ local function main(opts, paths)
         end
       end
       for id, a in pairs(entry.current and entry.current.agents or {}) do ctx.names.users[id] = a.name end
+      for _, m in ipairs(entry.current and entry.current.members or {}) do
+        ctx.names.users[m.id] = ctx.names.users[m.id] or m.name
+      end
       entry.timestamp = text.iso8601(sys.time())
       entry.finished = true
       bar:step(entry.status)

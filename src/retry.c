@@ -1,7 +1,8 @@
 /* gcrun.retry: the optimistic-concurrency loop. Fetch the resource, let
  * Lua modify it, submit; on a conflict (409, a 400 saying the version does
  * not match, or a submit whose outcome is unknown) fetch again, reapply and
- * resubmit after a backoff. A modify that finds nothing left to change ends
+ * resubmit after a backoff; a 429 or 5xx answer to the submit the same way.
+ * A modify that finds nothing left to change ends
  * the loop: the edit is already there, so it is never applied twice.
  *
  * fetch, modify and submit make HTTP requests, which yield inside tasks;
@@ -62,9 +63,12 @@ static int finish(lua_State *L, int changed)
   return 1;
 }
 
+/* Go round again: a conflict (409, or a 400 saying the version does not
+ * match), or an answer saying the submit was not processed at all (429,
+ * 502, 503, 504), which a refetch shows and a resubmit repairs. */
 static int is_conflict(lua_State *L, int resp, lua_Integer status)
 {
-  if (status == 409)
+  if (status == 409 || status == 429 || status == 502 || status == 503 || status == 504)
     return 1;
   if (status != 400)
     return 0;

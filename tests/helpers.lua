@@ -59,4 +59,47 @@ function M.run(args, opts)
   return r
 end
 
+-- sandbox{org=, state=, ...} -> a sandbox org started in this process
+-- (state in memory unless given), with helpers to drive it.
+function M.sandbox(opts)
+  local http = require "gcrun.http"
+  local json = require "gcrun.json"
+  local launch = require "gcrun.sandbox.launch"
+  opts = opts or {}
+  if opts.state == nil then opts.state = false end
+  opts.org = opts.org or (M.srcdir .. "/examples/sandbox-org.json")
+  opts.rate = opts.rate or 1000000      -- rate limits only where a test is about them
+  local sb = launch.start(opts)
+  local raw = http.client { base_url = sb.url, max_attempts = 1 }
+  function sb.org() return json.decode(raw:request({ path = "/sandbox/org" }).body) end
+  function sb.stats() return raw:request({ path = "/sandbox/stats" }):json() end
+  function sb.env()
+    return { GENESYSCLOUD_OAUTHCLIENT_ID = sb.client_id, GENESYSCLOUD_OAUTHCLIENT_SECRET = sb.client_secret,
+      GENESYSCLOUD_REGION = false, GENESYS_BASE_URL = false, GENESYSCLOUD_ACCESS_TOKEN = false }
+  end
+  -- run gcrun against this sandbox: run{"queue-sync", ...} -> result
+  function sb.run(args, extra)
+    local full = { args[1] }
+    local has_base = false
+    for i = 2, #args do
+      full[#full + 1] = args[i]
+      if args[i] == "--base-url" then has_base = true end
+    end
+    if not has_base then table.insert(full, 2, sb.url); table.insert(full, 2, "--base-url") end
+    local env = sb.env()
+    for k, v in pairs(extra and extra.env or {}) do env[k] = v end
+    return M.run(full, { env = env, cwd = extra and extra.cwd })
+  end
+  function sb.stop() sb.server:stop() end
+  return sb
+end
+
+-- An org file generated for a test: generate.org(opts) written to dir.
+function M.org_file(dir, opts)
+  local json = require "gcrun.json"
+  local path = dir .. "/org.json"
+  M.write(path, json.encode(require("gcrun.sandbox.generate").org(opts)))
+  return path
+end
+
 return M

@@ -69,6 +69,20 @@ describe("gcrun.retry.on_conflict", function()
     assert.equal(2, r.attempts)
   end)
 
+  it("resubmits after a 503 or 429 answer to the submit, which was not processed", function()
+    local n = 0
+    local r = retry.on_conflict {
+      fetch = function() return {} end, modify = function() return true end, sleep = no_sleep,
+      submit = function()
+        n = n + 1
+        if n == 1 then return { status = 503, body = "" } end
+        if n == 2 then return { status = 429, body = "" } end
+        return { status = 200, body = "" }
+      end,
+    }
+    assert.equal(3, r.attempts)
+  end)
+
   it("gives up after the allowed attempts with the last response", function()
     local ok, err = pcall(retry.on_conflict, {
       fetch = function() return {} end, modify = function() return true end, sleep = no_sleep, attempts = 3,

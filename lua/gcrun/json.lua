@@ -84,8 +84,8 @@ function M.decode(text)
     local msg = tostring(v):gsub("^.-:%d+: ", "")
     local line, col = position(text, msg)
     msg = msg:gsub(" at character %d+", ""):gsub("T_[%u_]+", TOKENS)
-      :gsub("Found too many nested data structures %((%d+)%)", function(n)
-        return "nested more than " .. (tonumber(n) - 1) .. " levels deep"
+      :gsub("Found too many nested data structures %((%d+)%)", function(depth)
+        return "nested more than " .. (tonumber(depth) - 1) .. " levels deep"
       end)
     return nil, { message = msg, line = line, column = col }
   end

@@ -71,11 +71,12 @@ function M.document(run)
     counts[e.status] = (counts[e.status] or 0) + 1
     for k in pairs(totals) do totals[k] = totals[k] + entry[k] end
   end
-  local flows, flows_updated = A({}), 0
+  local flows, flows_updated, flows_failed = A({}), 0, 0
   for _, f in ipairs(run.flows or {}) do
     local entry = flow_entry(f)
     flows[#flows + 1] = entry
     if f.status == "updated" then flows_updated = flows_updated + 1 end
+    if f.status == "failed" then flows_failed = flows_failed + 1 end
     for k in pairs(totals) do totals[k] = totals[k] + entry[k] end
   end
   for k in pairs(totals) do totals[k] = totals[k] + ((run.extra_counters or {})[k] or 0) end
@@ -92,7 +93,7 @@ function M.document(run)
       gcrun_version = run.version, started_at = text.iso8601(run.started_at),
       finished_at = text.iso8601(run.finished_at or sys.time()),
       duration_seconds = math.floor(((run.finished_at or sys.time()) - run.started_at) * 1000) / 1000,
-      counts = counts, flows_updated = flows_updated,
+      counts = counts, flows_updated = flows_updated, flows_failed = flows_failed,
       requests = totals.requests, retries = totals.retries, throttled = totals.throttled,
     },
   }

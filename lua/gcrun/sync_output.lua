@@ -112,6 +112,7 @@ function M.summary(doc, report_path)
   }
   for _, r in ipairs(rows) do lines[#lines + 1] = r end
   lines[#lines + 1] = string.format("  %-14s %5d", "flows updated", run.flows_updated)
+  if run.flows_failed > 0 then lines[#lines + 1] = string.format("  %-14s %5d", "flows failed", run.flows_failed) end
   lines[#lines + 1] = string.format("  %-14s %5d", "corrections", corrections)
   lines[#lines + 1] = string.format("  %-14s %5d  (%d retries, %d answered 429) in %.1f s", "requests",
     run.requests, run.retries, run.throttled, run.duration_seconds)

@@ -46,7 +46,8 @@ function M.new(args)
     org = org, args = args, tokens = {}, windows = {}, random = rng(args.seed),
     latency = (tonumber(args.latency) or 0) / 1000, rate = tonumber(args.rate) or 300,
     faults = args.faults or {}, dirty = false, issued = 0,
-    stats = { requests = 0, by_status = {}, throttled = 0, injected = {}, editor_edits = 0, lock_conflicts = 0 },
+    stats = { requests = 0, by_status = {}, by_method = {}, throttled = 0, injected = {}, editor_edits = 0,
+      lock_conflicts = 0, tokens = 0 },
   }, Sandbox)
   if fresh and args.state then
     local dir = args.state:match("^(.*)/[^/]+$")
@@ -109,6 +110,7 @@ function Sandbox:token(req, tutorial)
     return oauth_error(401, "invalid_client", "client not found or bad secret")
   end
   self.issued = self.issued + 1
+  self.stats.tokens = self.issued
   local ttl = tonumber(self.args.token_ttl) or 86400
   local token = string.format("sbx-%s-%d-%08x", id:gsub("[^%w]", ""), self.issued,
     math.floor(self.random() * 0xffffffff))
@@ -195,6 +197,7 @@ function Sandbox:dispatch(req)
   end
   local client, denied = self:authenticate(req)
   if not client then return denied end
+  self.stats.by_method[req.method] = (self.stats.by_method[req.method] or 0) + 1
   local headers, throttled = self:ratelimit(client)
   if throttled then return throttled end
   local resp
@@ -216,7 +219,8 @@ end
 
 function Sandbox:handle(req)
   local t0 = sys.clock()
-  self.stats.requests = self.stats.requests + 1
+  local control = req.path:sub(1, 9) == "/sandbox/"
+  if not control then self.stats.requests = self.stats.requests + 1 end
   local ok, resp, opts = pcall(self.dispatch, self, req)
   if not ok then
     io.stderr:write("gcrun sandbox: error handling ", req.method, " ", req.path, ": ", tostring(resp), "\n")
@@ -227,7 +231,9 @@ function Sandbox:handle(req)
   opts.delay = self.latency
   opts.commit = self.dirty
   local status = resp and resp.status or 0
-  self.stats.by_status[tostring(status)] = (self.stats.by_status[tostring(status)] or 0) + 1
+  if not control then
+    self.stats.by_status[tostring(status)] = (self.stats.by_status[tostring(status)] or 0) + 1
+  end
   if self.args.log then
     io.stderr:write(string.format("%s %s %s -> %s%s (%.1f ms)\n", text.iso8601(sys.time()), req.method,
       req.path, opts.drop and "dropped" or tostring(status), opts.drop and "" or "",

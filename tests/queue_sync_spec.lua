@@ -1,0 +1,391 @@
+-- queue-sync end to end, run as a user runs it, against sandbox orgs.
+local h = require "tests.helpers"
+local json = require "gcrun.json"
+
+local EXAMPLES = h.srcdir .. "/examples/queues"
+local ORG = json.decode(h.read(h.srcdir .. "/examples/sandbox-org.json"))
+
+local function by_id(list)
+  local t = {}
+  for _, x in ipairs(list) do t[x.id] = x end
+  return t
+end
+
+local function writes(stats)
+  local m = stats.by_method
+  return (m.PUT or 0) + (m.POST or 0) + (m.PATCH or 0) + (m.DELETE or 0)
+end
+
+local function statuses(report)
+  local t = {}
+  for _, c in ipairs(report.changes) do t[#t + 1] = c.status end
+  return t
+end
+
+-- definitions for every queue of a generated org: rename, new members
+-- with ring numbers, a skill or two
+local function generated_defs(dir, org, n, opts)
+  opts = opts or {}
+  os.execute("mkdir -p " .. h.quote(dir .. "/defs"))
+  for i = 1, n do
+    local q = org.queues[i]
+    local members, skills = {}, {}
+    for j = 1, opts.members or 4 do
+      members[org.users[(i * 7 + j * 13) % #org.users + 1].id] = (j % 6) + 1
+    end
+    for j = 1, opts.skills or 2 do skills[org.skills[(i + j * 5) % #org.skills + 1].id] = (j % 5) + 1 end
+    h.write(string.format("%s/defs/q%04d.json", dir, i), json.encode {
+      queue_id = q.id, name = q.name .. " (synced)", description = "generated", members = members, skills = skills,
+      wrap_up_policy = "required", acw_timer_required = true, acw_timeout = 100 + i % 50 })
+  end
+  return dir .. "/defs"
+end
+
+describe("queue-sync on the example org", function()
+  local sb, dir
+
+  before_each(function()
+    sb = h.sandbox()
+    dir = h.tmpdir()
+  end)
+  after_each(function()
+    sb.stop()
+    h.rmtree(dir)
+  end)
+
+  local function sync(args, extra)
+    local full = { "queue-sync", "--report", dir .. "/report.json" }
+    for _, a in ipairs(args) do full[#full + 1] = a end
+    local r = sb.run(full, extra)
+    local ok, report = pcall(function() return json.decode(h.read(dir .. "/report.json")) end)
+    r.report = ok and report or nil
+    return r
+  end
+
+  it("applies the examples: corrections, members, skills, flows, a summary and a report", function()
+    local r = sync { EXAMPLES }
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("corrected by unknown%-skill: removed unknown skill", r.stderr)
+    assert.matches("corrected by duplicate%-member", r.stderr)
+    assert.matches("corrected by invalid%-wrap%-up%-policy: wrap_up_policy 'sometimes' is not valid", r.stderr)
+    assert.matches("flow Inbound 01 %(%x+%): version 1 %-> 2", r.stderr)
+    assert.matches("queue%-sync completed: 6 queues", r.stderr)
+    assert.matches("report: " .. dir:gsub("%p", "%%%0") .. "/report%.json", r.stderr)
+
+    local report = r.report
+    assert.equal(5, report.total_queues_updated)
+    assert.same({ "updated", "unchanged", "updated", "updated", "updated", "updated" }, statuses(report))
+    local billing = report.changes[1]
+    assert.equal("Billing & Payments", billing.queue_name)
+    assert.equal(2, billing.skills_assigned)
+    assert.equal(3, billing.members_assigned)
+    assert.is_true(billing.flow_node_updated)
+    assert.equal("unknown-skill", billing.validation_corrections[1].rule)
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$", billing.timestamp)
+    assert.equal("platform", report.run.dialect)
+    assert.matches("^http://127%.0%.0%.1:%d+ %(base URL from %-%-base%-url%)", report.run.target)
+
+    local org = sb.org()
+    local q = by_id(org.queues)[ORG.queues[1].id]
+    assert.equal("Billing & Payments", q.name)
+    assert.same({ wrapupPrompt = "MANDATORY_TIMEOUT", timeoutMs = 180000 }, q.acwSettings)
+    local rings = {}
+    for _, m in ipairs(q._members) do rings[m.id] = m.ringNumber end
+    assert.equal(3, #q._members)
+    assert.equal(2, rings[ORG.users[2].id])                 -- Grace Hopper, ring 2
+    local ada = by_id(org.users)[ORG.users[1].id]
+    local ada_skills = {}
+    for _, s in ipairs(ada.skills) do ada_skills[s.id] = s.proficiency end
+    assert.equal(4, ada_skills[ORG.skills[1].id])            -- English 4
+    assert.equal(5, ada_skills[ORG.skills[5].id])            -- Billing 5
+    for _, f in ipairs(org.flows) do
+      assert.is_nil(f.lockedClient, "flow " .. f.name .. " left locked")
+      for _, n in ipairs(f.configuration.nodes) do
+        if n.type == "Queue" and n.config.queueId == q.id then assert.equal("Billing & Payments", n.config.queueName) end
+      end
+    end
+  end)
+
+  it("makes no write at all on a second run of the same definitions", function()
+    assert.equal(0, sync({ EXAMPLES }).status)
+    local before = sb.stats()
+    local r = sync { EXAMPLES }
+    assert.equal(0, r.status, r.stderr)
+    assert.equal(writes(before), writes(sb.stats()))
+    assert.same({ "unchanged", "unchanged", "unchanged", "unchanged", "unchanged", "unchanged" }, statuses(r.report))
+    assert.equal(0, r.report.total_queues_updated)
+  end)
+
+  it("with --dry-run prints the plan and sends no write", function()
+    local r = sync { "--dry-run", EXAMPLES }
+    assert.equal(0, r.status, r.stderr)
+    assert.equal(0, writes(sb.stats()))
+    assert.matches("plan for Billing & Payments", r.stderr, 1, true)
+    assert.matches('name: "Billing" %-> "Billing & Payments"', r.stderr)
+    assert.matches("%+ member Grace Hopper", r.stderr)
+    assert.matches("ring number of Grace Hopper %(%x+%): 1 %-> 2", r.stderr)
+    assert.matches("skills for Ada Lovelace %(%x+%): Billing 5, English 4", r.stderr)
+    assert.matches("flow Inbound 01 %(%x+%) would be edited: node to%-1 queueName", r.stderr)
+    assert.is_true(r.report.run.dry_run)
+    assert.equal("planned", r.report.changes[1].status)
+  end)
+
+  it("sends nothing when a file is invalid, naming file, field and reason (exit 2)", function()
+    h.write(dir .. "/bad.json", '{"queue_id": "x", "members": {"u1": 9}}')
+    local r = sync { EXAMPLES .. "/billing.json", dir .. "/bad.json" }
+    assert.equal(2, r.status)
+    assert.matches("gcrun: " .. dir:gsub("%p", "%%%0") .. "/bad%.json: members%.u1: must be a priority", r.stderr)
+    assert.matches("1 definition file is invalid; nothing was sent", r.stderr)
+    assert.equal(0, sb.stats().requests)
+  end)
+
+  it("with --keep-going skips only the invalid files and reports them", function()
+    h.write(dir .. "/bad.json", "{ not json")
+    local r = sync { "--keep-going", EXAMPLES .. "/billing.json", dir .. "/bad.json" }
+    assert.equal(0, r.status, r.stderr)
+    assert.equal(1, #r.report.changes)
+    assert.equal(dir .. "/bad.json", r.report.skipped_files[1].file)
+  end)
+
+  it("preserves every field of the queue it does not manage", function()
+    local before = by_id(sb.org().queues)[ORG.queues[5].id]      -- Claims: rename only
+    h.write(dir .. "/claims.json", json.encode { queue_id = before.id, name = "Claims Desk",
+      description = before.description, members = { [before._members[1].id] = 1, [before._members[2].id] = 1 },
+      wrap_up_policy = "required", acw_timer_required = true, acw_timeout = 120 })
+    assert.equal(0, sync({ dir .. "/claims.json" }).status)
+    local after = by_id(sb.org().queues)[before.id]
+    assert.equal("Claims Desk", after.name)
+    for k, v in pairs(before) do
+      if k ~= "name" and k ~= "dateModified" and k ~= "modifiedBy" and k ~= "version" then
+        assert.same(v, after[k], "field " .. k .. " changed")
+      end
+    end
+    assert.matches('"routingRules":%[%]', json.encode(after))   -- an empty list stays a list
+  end)
+
+  it("fails a queue that does not exist and goes on with the others (exit 1)", function()
+    h.write(dir .. "/ghost.json", '{"queue_id": "no-such-queue", "name": "Ghost"}')
+    local r = sync { EXAMPLES .. "/claims.json", dir .. "/ghost.json" }
+    assert.equal(1, r.status)
+    assert.matches("failed +Ghost %(no%-such%-%) +queue no%-such%-queue does not exist in this org", r.stderr)
+    assert.same({ "unchanged", "failed" }, statuses(r.report))
+  end)
+
+  it("fails a queue whose 400 no rule explains, with the service's message", function()
+    h.write(dir .. "/dup.json", json.encode { queue_id = ORG.queues[5].id, name = ORG.queues[1].name })
+    local r = sync { dir .. "/dup.json" }
+    assert.equal(1, r.status)
+    assert.matches("HTTP 400 duplicate%.name: A queue named 'Billing' already exists", r.report.changes[1].error)
+  end)
+
+  it("writes Markdown and self-contained HTML reports", function()
+    local md = sb.run { "queue-sync", "--report", dir .. "/r.md", EXAMPLES }
+    assert.equal(0, md.status, md.stderr)
+    local text = h.read(dir .. "/r.md")
+    assert.matches("^# Queue impact report", text)
+    assert.matches("| Billing & Payments |", text, 1, true)
+    local html = sb.run { "queue-sync", "--report", dir .. "/r.out", "--format", "html", EXAMPLES }
+    assert.equal(0, html.status, html.stderr)
+    local page = h.read(dir .. "/r.out")
+    assert.matches("^<!DOCTYPE html>", page)
+    assert.matches("Billing &amp; Payments", page, 1, true)
+    assert.is_nil(page:find("<script", 1, true))
+    assert.is_nil(page:find("src=", 1, true))
+    assert.is_nil(page:find("href=", 1, true))
+  end)
+
+  it("keeps empty lists as JSON arrays in the report", function()
+    local r = sync { EXAMPLES .. "/claims.json" }
+    local raw = h.read(dir .. "/report.json")
+    assert.matches('"members_added": %[%]', raw)
+    assert.matches('"validation_corrections": %[%]', raw)
+    assert.matches('"skipped_files": %[%]', raw)
+    assert.equal(0, r.status)
+  end)
+
+  it("prints queues and writes the report in file order whatever the concurrency", function()
+    local function lines(conc)
+      local r = sync { "--dry-run", "--concurrency", tostring(conc), EXAMPLES }
+      local out = {}
+      for l in r.stderr:gmatch("[^\n]+") do if l:match("^  %a") and not l:match("requests") then out[#out + 1] = l end end
+      local names = {}
+      for _, c in ipairs(r.report.changes) do names[#names + 1] = c.queue_name end
+      return out, names
+    end
+    local a, an = lines(1)
+    local b, bn = lines(6)
+    assert.same(a, b)
+    assert.same(an, bn)
+  end)
+
+  it("speaks the tutorial's wire format with --api tutorial", function()
+    local r = sync { "--api", "tutorial", "--base-url", sb.url .. "/tutorial", "--flow", "example-flow-id", EXAMPLES }
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("corrected by unknown%-skill", r.stderr)
+    assert.matches("flow Tutorial example flow %(example%-%): version 1 %-> 2", r.stderr)
+    assert.equal("tutorial", r.report.run.dialect)
+    local q = by_id(sb.org().queues)[ORG.queues[1].id]
+    assert.equal("Billing & Payments", q.name)
+    local again = sync { "--api", "tutorial", "--base-url", sb.url .. "/tutorial", "--flow", "example-flow-id",
+      EXAMPLES }
+    assert.equal(0, again.status)
+    assert.same({ "unchanged", "unchanged", "unchanged", "unchanged", "unchanged", "unchanged" }, statuses(again.report))
+  end)
+
+  it("keeps secrets out of stdout, stderr and the report at every verbosity", function()
+    for _, v in ipairs { {}, { "-v" }, { "-v", "-v" }, { "--log-format", "json", "-v", "-v" } } do
+      local args = { EXAMPLES .. "/billing.json" }
+      for _, a in ipairs(v) do args[#args + 1] = a end
+      local r = sync(args)
+      assert.equal(0, r.status, r.stderr)
+      local all = r.stdout .. r.stderr .. h.read(dir .. "/report.json")
+      assert.is_nil(all:find(sb.client_secret, 1, true))
+      assert.is_nil(all:find("sbx-", 1, true), "a bearer token leaked")
+    end
+    local r = sync({ EXAMPLES }, { env = { GENESYSCLOUD_OAUTHCLIENT_SECRET = "WRONG-CANARY-SECRET" } })
+    assert.equal(3, r.status)
+    assert.matches("authentication failed: the login host refused the client credentials", r.stderr)
+    assert.is_nil((r.stdout .. r.stderr):find("WRONG-CANARY-SECRET", 1, true))
+  end)
+end)
+
+describe("queue-sync at scale and under faults", function()
+  local dir
+  before_each(function() dir = h.tmpdir() end)
+  after_each(function() h.rmtree(dir) end)
+
+  it("batches members by 100 and skills by 50", function()
+    local org_path = h.org_file(dir, { users = 260, skills = 70, queues = 2, flows = 1 })
+    local org = json.decode(h.read(org_path))
+    local sb = h.sandbox { org = org_path }
+    local members, skills = {}, {}
+    for i = 1, 150 do members[org.users[i].id] = (i % 6) + 1 end
+    for i = 1, 60 do skills[org.skills[i].id] = (i % 5) + 1 end
+    h.write(dir .. "/big.json", json.encode { queue_id = org.queues[1].id, name = "Big", members = members,
+      skills = skills })
+    local r = sb.run { "queue-sync", "--report", dir .. "/r.json", dir .. "/big.json" }
+    local stats, state = sb.stats(), sb.org()
+    sb.stop()
+    assert.equal(0, r.status, r.stderr)
+    local q = by_id(state.queues)[org.queues[1].id]
+    assert.equal(150, #q._members)
+    local agent = by_id(state.users)[org.users[1].id]
+    local has = 0
+    for _, s in ipairs(agent.skills) do if skills[s.id] == s.proficiency then has = has + 1 end end
+    assert.equal(60, has)
+    -- 150 members: 2 adds (100 + 50); 150 agents x 60 skills: 2 bulk calls each
+    assert.is_true(stats.by_method.POST >= 2)
+    assert.is_true(stats.by_method.PATCH >= 300)
+  end)
+
+  it("converges over 100 queues with 503=0.1,drop=0.05 injected", function()
+    local org_path = h.org_file(dir, { users = 200, skills = 20, queues = 100, flows = 10, queues_per_flow = 10 })
+    local org = json.decode(h.read(org_path))
+    local defs = generated_defs(dir, org, 100)
+    local state_file = dir .. "/state.json"
+    local sb = h.sandbox { org = org_path, state = state_file, faults = { ["503"] = 0.1, drop = 0.05 }, seed = 42 }
+    local r = sb.run { "queue-sync", "--concurrency", "8", "--report", dir .. "/r.json", defs }
+    local injected = sb.stats().injected
+    local state = sb.org()
+    sb.stop()
+    assert.equal(0, r.status, r.stderr)
+    assert.is_true((injected["503"] or 0) > 10 and (injected.drop or 0) > 5)
+    local report = json.decode(h.read(dir .. "/r.json"))
+    for _, c in ipairs(report.changes) do assert.equal("updated", c.status, c.error) end
+    assert.is_true(report.run.retries > 0)
+    for _, f in ipairs(state.flows) do assert.is_nil(f.lockedClient) end
+    -- converged: the same definitions against the resulting state change nothing
+    local sb3 = h.sandbox { org = org_path, state = state_file }
+    local again = sb3.run { "queue-sync", "--concurrency", "8", "--report", dir .. "/r2.json", defs }
+    local w = writes(sb3.stats())
+    sb3.stop()
+    assert.equal(0, again.status, again.stderr)
+    assert.equal(0, w)
+  end)
+
+  it("keeps every concurrent editor's change and releases every lock", function()
+    local org_path = h.org_file(dir, { users = 60, skills = 10, queues = 20, flows = 8, queues_per_flow = 5 })
+    local org = json.decode(h.read(org_path))
+    local defs = generated_defs(dir, org, 20)
+    local sb = h.sandbox { org = org_path, flow_editor = 0.5, flow_locks = 0.5, seed = 9 }
+    local r = sb.run { "queue-sync", "--report", dir .. "/r.json", defs }
+    local stats, state = sb.stats(), sb.org()
+    sb.stop()
+    assert.equal(0, r.status, r.stderr)
+    assert.is_true(stats.editor_edits > 0 and stats.lock_conflicts > 0)
+    local report = json.decode(h.read(dir .. "/r.json"))
+    local conflicts = 0
+    for _, f in ipairs(report.flows) do
+      assert.equal("updated", f.status)
+      conflicts = conflicts + (f.conflicts or 0)
+    end
+    assert.is_true(conflicts > 0)
+    for _, f in ipairs(state.flows) do
+      assert.is_nil(f.lockedClient, f.name .. " left locked")
+      local survived = 0
+      for _, n in ipairs(f.configuration.nodes) do
+        if n.type ~= "Queue" then survived = survived + (n.config.editorEdits or 0) end
+        if n.type == "Queue" then
+          assert.matches("%(synced%)$", n.config.queueName)
+        end
+      end
+      assert.equal(f._editor_edits or 0, survived, "an editor's change to " .. f.name .. " was lost")
+    end
+  end)
+
+  it("breaks another user's lock with --force-unlock", function()
+    local sb = h.sandbox { flow_locks = 1, seed = 2 }
+    local r = sb.run { "queue-sync", "--force-unlock", "--report", dir .. "/r.json", EXAMPLES .. "/billing.json" }
+    local state = sb.org()
+    sb.stop()
+    assert.equal(0, r.status, r.stderr)
+    local report = json.decode(h.read(dir .. "/r.json"))
+    assert.matches("Sandbox Admin", report.flows[1].unlocked_from)
+    for _, f in ipairs(state.flows) do assert.is_nil(f.lockedClient) end
+  end)
+
+  it("sets ring numbers although new members answer 404 for a while", function()
+    local sb = h.sandbox { member_lag = 600 }
+    local r = sb.run { "queue-sync", "--report", dir .. "/r.json", EXAMPLES .. "/vip-care.json" }
+    local q = by_id(sb.org().queues)[ORG.queues[7].id]
+    sb.stop()
+    assert.equal(0, r.status, r.stderr)
+    local rings = {}
+    for _, m in ipairs(q._members) do rings[#rings + 1] = m.ringNumber end
+    table.sort(rings)
+    assert.same({ 1, 2, 3, 6 }, rings)
+  end)
+end)
+
+describe("queue-sync interrupted", function()
+  it("on SIGINT checks flows in, writes an interrupted report, and a rerun converges", function()
+    local dir = h.tmpdir()
+    local org_path = h.org_file(dir, { users = 80, skills = 10, queues = 40, flows = 8, queues_per_flow = 5 })
+    local org = json.decode(h.read(org_path))
+    local defs = generated_defs(dir, org, 40)
+    for trial = 1, 3 do
+      local sb = h.sandbox { org = org_path, latency = 40, state = dir .. "/state.json" }
+      local env = {}
+      for k, v in pairs(sb.env()) do
+        env[#env + 1] = v and (k .. "=" .. h.quote(v)) or ("-u " .. k)
+      end
+      table.sort(env, function(a, b) return (a:sub(1, 2) == "-u" and 0 or 1) < (b:sub(1, 2) == "-u" and 0 or 1) end)
+      local cmd = string.format("env %s %s queue-sync --base-url %s --report %s/r.json %s >%s/out 2>&1 & pid=$!; " ..
+        "sleep %s; kill -INT $pid; wait $pid; echo $? >%s/status", table.concat(env, " "), h.quote(h.bin), sb.url,
+        h.quote(dir), h.quote(defs), h.quote(dir), tostring(0.4 + trial * 0.3), h.quote(dir))
+      os.execute(cmd)
+      local status = tonumber(h.read(dir .. "/status"))
+      local state = sb.org()
+      sb.stop()
+      assert.equal(130, status, h.read(dir .. "/out"))
+      local report = json.decode(h.read(dir .. "/r.json"))
+      assert.equal("interrupted", report.run.status)
+      for _, f in ipairs(state.flows) do assert.is_nil(f.lockedClient, "trial " .. trial .. ": " .. f.name .. " locked") end
+    end
+    local sb = h.sandbox { org = org_path, state = dir .. "/state.json" }
+    local r = sb.run { "queue-sync", "--report", dir .. "/r.json", defs }
+    sb.stop()
+    assert.equal(0, r.status, r.stderr)
+    h.rmtree(dir)
+  end)
+end)
