@@ -62,7 +62,8 @@ static int pmain(lua_State *L)
 
   lua_pushfstring(L, "%s/lua/gcrun/host.lua", datadir);
   if (luaL_loadfile(L, lua_tostring(L, -1)) != LUA_OK)
-    return lua_error(L);
+    return luaL_error(L, "cannot load its Lua library from %s (%s); reinstall gcrun",
+                      datadir, lua_tostring(L, -1));
   lua_remove(L, -2);
 
   lua_createtable(L, argc, 0);          /* argv[1..] as a list */

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,12 +17,21 @@
 
 int luaopen_cjson_safe(lua_State *L);   /* exported by lua-cjson, not declared */
 
-/* The uninstalled ./gcrun at the top of the build tree uses the source tree
- * it was built from, so it is never shadowed by an older installed copy;
- * every other copy uses the configure-time PKGDATADIR. */
+static int has_library(const char *dir)
+{
+  char path[PATH_MAX];
+  int len = snprintf(path, sizeof path, "%s/lua/gcrun/host.lua", dir);
+  return len > 0 && (size_t)len < sizeof path && access(path, R_OK) == 0;
+}
+
+/* Where lua/, scripts/ and examples/ are. The uninstalled ./gcrun at the
+ * top of the build tree uses the source tree it was built from, so it is
+ * never shadowed by an older installed copy. An installed gcrun looks
+ * beside itself first (BINDIR/../share/gcrun), so an installation can be
+ * moved or staged with DESTDIR and still run, then at PKGDATADIR. */
 const char *gc_datadir(void)
 {
-  static char exedir[PATH_MAX], builddir[PATH_MAX];
+  static char exedir[PATH_MAX], builddir[PATH_MAX], beside[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exedir, sizeof exedir - 1);
   if (n <= 0)
     return PKGDATADIR;
@@ -32,6 +42,9 @@ const char *gc_datadir(void)
   *slash = '\0';
   if (realpath(GCRUN_BUILDDIR, builddir) && strcmp(builddir, exedir) == 0)
     return GCRUN_SRCDIR;
+  int len = snprintf(beside, sizeof beside, "%s/../share/" PACKAGE, exedir);
+  if (len > 0 && (size_t)len < sizeof beside && has_library(beside) && realpath(beside, builddir))
+    return builddir;
   return PKGDATADIR;
 }
 
