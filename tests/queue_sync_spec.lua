@@ -232,6 +232,27 @@ describe("queue-sync on the example org", function()
     assert.same({ "unchanged", "unchanged", "unchanged", "unchanged", "unchanged", "unchanged" }, statuses(again.report))
   end)
 
+  it("writes one JSON object a line with --log-format json", function()
+    local r = sync { "--log-format", "json", EXAMPLES }
+    assert.equal(0, r.status, r.stderr)
+    local events = {}
+    for line in r.stderr:gmatch("[^\n]+") do
+      local e = json.decode(line)
+      assert.is_table(e, line)
+      assert.is_string(e.ts)
+      events[e.event or e.level] = (events[e.event or e.level] or 0) + 1
+    end
+    assert.equal(6, events.queue)
+    assert.equal(3, events.correction)
+    assert.is_true(events.flow >= 5)
+  end)
+
+  it("prints only errors with --quiet", function()
+    local r = sync { "--quiet", EXAMPLES }
+    assert.equal(0, r.status)
+    assert.equal("", r.stderr)
+  end)
+
   it("keeps secrets out of stdout, stderr and the report at every verbosity", function()
     for _, v in ipairs { {}, { "-v" }, { "-v", "-v" }, { "--log-format", "json", "-v", "-v" } } do
       local args = { EXAMPLES .. "/billing.json" }

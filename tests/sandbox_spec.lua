@@ -483,6 +483,28 @@ describe("sandbox persistence", function()
   end)
 end)
 
+describe("gcrun sandbox in the foreground", function()
+  it("prints its URL and example credentials, logs each request, and saves on Ctrl-C", function()
+    local dir = h.tmpdir()
+    local state = dir .. "/state.json"
+    local cmd = string.format("%s sandbox --port 0 --state %s >%s/out 2>%s/err & pid=$!; " ..
+      "for i in $(seq 50); do grep -q 'serving' %s/out 2>/dev/null && break; sleep 0.1; done; " ..
+      "url=$(sed -n 's/.*serving a sandbox org at //p' %s/out); " ..
+      "curl -s -o /dev/null -u gcrun-example-client:gcrun-example-secret -d grant_type=client_credentials $url/oauth/token; " ..
+      "kill -INT $pid; wait $pid; echo $? >%s/status", h.quote(h.bin), h.quote(state), dir, dir, dir, dir, dir)
+    os.execute(cmd)
+    local out, err = h.read(dir .. "/out"), h.read(dir .. "/err")
+    assert.equal("0\n", h.read(dir .. "/status"))
+    assert.matches("serving a sandbox org at http://127%.0%.0%.1:%d+", out)
+    assert.matches("client id +gcrun%-example%-client", out)
+    assert.matches("client secret +gcrun%-example%-secret", out)
+    assert.matches("POST /oauth/token %-> 200", err)
+    assert.matches("stopped; state saved to " .. state:gsub("%p", "%%%0"), err)
+    assert.equal(#ORG.queues, #json.decode(h.read(state)).queues)
+    h.rmtree(dir)
+  end)
+end)
+
 describe("sandbox tutorial API", function()
   local sb, c
 

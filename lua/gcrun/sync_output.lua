@@ -101,6 +101,12 @@ end
 
 function M.summary(doc, report_path)
   local run = doc.run
+  if log.format() == "json" then
+    log.event(1, "summary", "queue-sync " .. run.status, { status = run.status, counts = run.counts,
+      flows_updated = run.flows_updated, flows_failed = run.flows_failed, requests = run.requests,
+      retries = run.retries, throttled = run.throttled, seconds = run.duration_seconds, report = report_path })
+    return
+  end
   local rows = {}
   for _, k in ipairs { "updated", "unchanged", "planned", "failed", "interrupted", "not_started" } do
     if run.counts[k] then rows[#rows + 1] = string.format("  %-14s %5d", k, run.counts[k]) end
