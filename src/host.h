@@ -19,13 +19,16 @@ int gc_msghandler(lua_State *L);
  * Used for the main state and for every server thread's state. */
 void gc_openstate(lua_State *L, const char *datadir);
 
-/* The directory holding lua/ and scripts/ for this binary. */
+/* The directory holding lua/ and scripts/ for this binary, and the one
+ * holding its loadable native modules (gcrun_http.so, gcrun_server.so). */
 const char *gc_datadir(void);
+const char *gc_libdir(void);
 
 /* Monotonic clock in seconds. */
 double gc_now(void);
 
-/* Native module entry points. */
+/* Native module entry points (http, oauth and server are in loadable
+ * objects; the others are linked in). */
 int luaopen_gcrun_http_core(lua_State *L);
 int luaopen_gcrun_oauth(lua_State *L);
 int luaopen_gcrun_retry(lua_State *L);

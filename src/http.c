@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <microhttpd.h>
-
 #include "host.h"
 #include "http.h"
 
@@ -425,14 +423,13 @@ static int http_retry_after(lua_State *L)
   return 1;
 }
 
+/* versions() -> the libraries in use (runtime, unlike sys.versions) */
 static int http_versions(lua_State *L)
 {
   curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
   lua_createtable(L, 0, 3);
   lua_pushstring(L, v->version);
   lua_setfield(L, -2, "libcurl");
-  lua_pushstring(L, MHD_get_version());
-  lua_setfield(L, -2, "libmicrohttpd");
   lua_pushstring(L, v->ssl_version ? v->ssl_version : "none");
   lua_setfield(L, -2, "tls");
   lua_pushboolean(L, (v->features & CURL_VERSION_HTTP2) != 0);

@@ -2,7 +2,9 @@
  * shared error type, and where the data directory is. */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +89,54 @@ static void preload(lua_State *L, const char *name, lua_CFunction open)
   lua_pop(L, 1);
 }
 
+/* Where the loadable native modules are: beside the data directory's
+ * logic, the build tree's .libs for the uninstalled ./gcrun, else
+ * BINDIR/../lib/gcrun, else PKGLIBDIR. */
+const char *gc_libdir(void)
+{
+  static char dir[PATH_MAX];
+  const char *data = gc_datadir();
+  if (strcmp(data, GCRUN_SRCDIR) == 0 && strcmp(data, PKGDATADIR) != 0) {
+    snprintf(dir, sizeof dir, "%s/.libs", GCRUN_BUILDDIR);
+    return dir;
+  }
+  size_t n = strlen(data);
+  const char *tail = "/share/" PACKAGE;
+  if (strcmp(data, PKGDATADIR) != 0 && n > strlen(tail) && strcmp(data + n - strlen(tail), tail) == 0) {
+    snprintf(dir, sizeof dir, "%.*s/lib/" PACKAGE, (int)(n - strlen(tail)), data);
+    return dir;
+  }
+  return PKGLIBDIR;
+}
+
+/* The preload entry of a module that lives in a loadable object: the
+ * network modules are loaded on first use, so a command that never talks
+ * to a server never pays for linking libcurl and its thirty libraries. */
+static int load_module(lua_State *L)
+{
+  const char *file = lua_tostring(L, lua_upvalueindex(1));
+  const char *symbol = lua_tostring(L, lua_upvalueindex(2));
+  const char *path = lua_pushfstring(L, "%s/%s", gc_libdir(), file);
+  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (handle == NULL)
+    return luaL_error(L, "cannot load the native module %s: %s", file, dlerror());
+  lua_CFunction open = (lua_CFunction)(uintptr_t)dlsym(handle, symbol);
+  if (open == NULL)
+    return luaL_error(L, "native module %s has no %s", path, symbol);
+  lua_settop(L, 1);
+  return open(L);
+}
+
+static void preload_from(lua_State *L, const char *name, const char *file, const char *symbol)
+{
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushstring(L, file);
+  lua_pushstring(L, symbol);
+  lua_pushcclosure(L, load_module, 2);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1);
+}
+
 /* package.path: the data directory first, then the system's Lua paths
  * (busted and its helpers live there) without the current directory, so a
  * stray ./gcrun/x.lua never replaces a bundled module. */
@@ -128,10 +178,10 @@ void gc_openstate(lua_State *L, const char *datadir)
 
   preload(L, "cjson", luaopen_cjson);
   preload(L, "cjson.safe", luaopen_cjson_safe);
-  preload(L, "gcrun.http.core", luaopen_gcrun_http_core);
-  preload(L, "gcrun.oauth", luaopen_gcrun_oauth);
+  preload_from(L, "gcrun.http.core", "gcrun_http.so", "luaopen_gcrun_http_core");
+  preload_from(L, "gcrun.oauth", "gcrun_http.so", "luaopen_gcrun_oauth");
+  preload_from(L, "gcrun.server", "gcrun_server.so", "luaopen_gcrun_server");
   preload(L, "gcrun.retry", luaopen_gcrun_retry);
-  preload(L, "gcrun.server", luaopen_gcrun_server);
   preload(L, "gcrun.signal", luaopen_gcrun_signal);
   preload(L, "gcrun.sys", luaopen_gcrun_sys);
   preload(L, "gcrun.jsonscan", luaopen_gcrun_jsonscan);

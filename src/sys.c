@@ -15,6 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdint.h>
+#include <sys/socket.h>
+#include <curl/curlver.h>
+#include <microhttpd.h>
+
 #include "host.h"
 
 static int fail(lua_State *L, const char *path)
@@ -294,6 +299,24 @@ static int sys_mkdtemp(lua_State *L)
   return 1;
 }
 
+/* versions() -> the Lua, libcurl and libmicrohttpd versions gcrun was
+ * built with, from their headers: --version must not load the network
+ * libraries (they cost most of the start-up time). */
+static int sys_versions(lua_State *L)
+{
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE);
+  lua_setfield(L, -2, "lua");
+  lua_pushstring(L, LIBCURL_VERSION);
+  lua_setfield(L, -2, "libcurl");
+  char mhd[16];   /* MHD_VERSION is 0xMMmmpp00 with hex digits read as decimal: 0x00097500 */
+  snprintf(mhd, sizeof mhd, "%x.%x.%x", (unsigned)((MHD_VERSION >> 24) & 0xff),
+           (unsigned)((MHD_VERSION >> 16) & 0xff), (unsigned)((MHD_VERSION >> 8) & 0xff));
+  lua_pushstring(L, mhd);
+  lua_setfield(L, -2, "libmicrohttpd");
+  return 1;
+}
+
 /* datadir() -> the directory holding lua/, scripts/ and examples/ */
 static int sys_datadir(lua_State *L)
 {
@@ -318,6 +341,7 @@ int luaopen_gcrun_sys(lua_State *L)
     {"getuid", sys_getuid},
     {"mkdtemp", sys_mkdtemp},
     {"datadir", sys_datadir},
+    {"versions", sys_versions},
     {NULL, NULL}
   };
   luaL_newlib(L, funcs);

@@ -24,41 +24,62 @@ M.POLICIES = { required = true, optional = true, none = true }
 
 M.KNOWN = { "queue_id", "name", "description", "outbound_queue", "skills", "members", "wrap_up_policy",
   "acw_timer_required", "acw_timeout", "flows", "queue" }
+local KNOWN = {}
+for _, k in ipairs(M.KNOWN) do KNOWN[k] = true end
 
 -- QueueRequest fields gcrun manages itself; `queue` may not set them.
 local MANAGED = { name = "name", description = "description", acwSettings = "wrap_up_policy / acw_*" }
 
 local function is_object(v) return type(v) == "table" and not json.is_array(v) end
 
+-- One shared, never modified, empty table for the many definitions with
+-- no `queue` extras and no findings.
+local NOTHING = setmetatable({}, { __newindex = function() error("definitions are read-only here", 2) end })
+
 -- A definition being checked: collects errors, findings and warnings.
+local Checker = {}
+Checker.__index = Checker
+
+function Checker.error(c, field, fmt, ...)
+  c.errors[#c.errors + 1] = { file = c.file, field = field, reason = string.format(fmt, ...) }
+end
+
+function Checker.warn(c, fmt, ...)
+  c.warnings[#c.warnings + 1] = string.format("%s: " .. fmt, c.file, ...)
+end
+
+function Checker.find(c, p)
+  p.source = "definition"
+  c.findings[#c.findings + 1] = p
+end
+
 local function checker(file)
-  local c = { file = file, errors = {}, findings = {}, warnings = {} }
-  function c.error(field, fmt, ...)
-    c.errors[#c.errors + 1] = { file = file, field = field, reason = string.format(fmt, ...) }
-  end
-  function c.warn(fmt, ...) c.warnings[#c.warnings + 1] = string.format("%s: " .. fmt, file, ...) end
-  function c.find(p) p.source = "definition"; c.findings[#c.findings + 1] = p end
-  return c
+  return setmetatable({ file = file, errors = {}, findings = {}, warnings = {} }, Checker)
 end
 
 local function describe(v)
   if v == json.null then return "null" end
   if type(v) == "string" then return string.format("%q", v) end
-  if type(v) == "table" then return json.is_array(v) and "a list" or "an object" end
-  return tostring(v)
+  if type(v) == "table" then
+    if next(v) == nil then return "an empty list or object" end
+    return json.is_array(v) and "a list" or "an object"
+  end
+  return tostring(math.tointeger(v) or v)
 end
 
-local function check_level(c, field, v)
+-- The checks of one entry's value; `where` names the field (built only
+-- when there is something to report).
+local function check_level(c, where, v)
   if type(v) ~= "number" or v ~= v or v < 0 or v > 5 then
-    c.error(field, "must be a skill level from 0 to 5, got %s", describe(v))
+    c:error(where(), "must be a skill level from 0 to 5, got %s", describe(v))
     return false
   end
   return true
 end
 
-local function check_priority(c, field, v)
+local function check_priority(c, where, v)
   if not (type(v) == "number" and v == math.floor(v) and v >= 1 and v <= 6) then
-    c.error(field, "must be a priority (ring number) from 1 to 6, got %s", describe(v))
+    c:error(where(), "must be a priority (ring number) from 1 to 6, got %s", describe(v))
     return false
   end
   return true
@@ -70,6 +91,13 @@ end
 local function entries(c, field, v, value_key, check, dups)
   local out, seen = {}, {}
   if v == nil then return out end
+  -- two fields, so the table's hash part holds two (10,000 files hold many)
+  local function entry(id, value, duplicate)
+    value = math.tointeger(value) or value
+    local e = value_key == "level" and { id = id, level = value } or { id = id, priority = value }
+    if duplicate then e.duplicate = true end
+    return e
+  end
   if is_object(v) then
     local ids = {}
     for id in pairs(v) do ids[#ids + 1] = id end
@@ -79,42 +107,41 @@ local function entries(c, field, v, value_key, check, dups)
       -- last marked as the duplicate the rules remove
       local first, last = v[id], nil
       if dups[id] ~= nil then first, last = dups[id], v[id] end
+      local function where() return field .. "." .. id end
       if id == "" then
-        c.error(field, "an empty id")
-      elseif check(c, field .. "." .. id, first) then
-        out[#out + 1] = { id = id, [value_key] = math.tointeger(first) or first }
-        if last ~= nil and check(c, field .. "." .. id, last) then
-          out[#out + 1] = { id = id, [value_key] = math.tointeger(last) or last, duplicate = true }
-        end
+        c:error(field, "an empty id")
+      elseif check(c, where, first) then
+        out[#out + 1] = entry(id, first)
+        if last ~= nil and check(c, where, last) then out[#out + 1] = entry(id, last, true) end
       end
     end
   elseif json.is_array(v) then
     for i, e in ipairs(v) do
-      local where = string.format("%s[%d]", field, i)
+      local function where(suffix) return string.format("%s[%d]%s", field, i, suffix or "") end
       if not is_object(e) then
-        c.error(where, "must be an object with id and %s, got %s", value_key, describe(e))
+        c:error(where(), "must be an object with id and %s, got %s", value_key, describe(e))
       elseif e.id == nil then
-        c.error(where .. ".id", "is missing")
+        c:error(where(".id"), "is missing")
       elseif type(e.id) ~= "string" or e.id == "" then
-        c.error(where .. ".id", "must be a non-empty string, got %s", describe(e.id))
+        c:error(where(".id"), "must be a non-empty string, got %s", describe(e.id))
       else
         local value = e[value_key]
         if value == nil and value_key == "priority" then value = 1 end
-        if check(c, where .. "." .. value_key, value) then
+        if check(c, function() return where("." .. value_key) end, value) then
           if seen[e.id] then
             local what = field == "members" and "member" or "skill"
-            c.find { kind = "duplicate_" .. what, id = e.id,
+            c:find { kind = "duplicate_" .. what, id = e.id,
               message = string.format("Duplicate %s '%s' in %s", what, e.id, field) }
-            out[#out + 1] = { id = e.id, [value_key] = math.tointeger(value) or value, duplicate = true }
+            out[#out + 1] = entry(e.id, value, true)
           else
             seen[e.id] = true
-            out[#out + 1] = { id = e.id, [value_key] = math.tointeger(value) or value }
+            out[#out + 1] = entry(e.id, value)
           end
         end
       end
     end
   else
-    c.error(field, "must be an object {id: %s} or a list of {id, %s}, got %s", value_key, value_key, describe(v))
+    c:error(field, "must be an object {id: %s} or a list of {id, %s}, got %s", value_key, value_key, describe(v))
   end
   return out
 end
@@ -124,7 +151,7 @@ local function check_utf8(c, bytes)
   if ok then return true end
   local line = 1
   for _ in bytes:sub(1, bad - 1):gmatch("\n") do line = line + 1 end
-  c.error("", "line %d: invalid UTF-8 at byte %d", line, bad)
+  c:error("", "line %d: invalid UTF-8 at byte %d", line, bad)
   return false
 end
 
@@ -132,18 +159,18 @@ end
 function M.parse(bytes, file)
   local c = checker(file)
   if bytes:sub(1, 3) == "\239\187\191" then
-    c.error("", "starts with a UTF-8 byte order mark; save the file as UTF-8 without BOM")
+    c:error("", "starts with a UTF-8 byte order mark; save the file as UTF-8 without BOM")
     return nil, c
   end
   if not check_utf8(c, bytes) then return nil, c end
-  local raw, err = json.decode(bytes)
+  local raw, err = json.decode_plain(bytes)
   if raw == nil then
-    c.error("", "%sinvalid JSON: %s", err.line and string.format("line %d, column %d: ", err.line, err.column) or "",
+    c:error("", "%sinvalid JSON: %s", err.line and string.format("line %d, column %d: ", err.line, err.column) or "",
       err.message)
     return nil, c
   end
   if not is_object(raw) then
-    c.error("", "must be a JSON object (the queue definition), got %s", describe(raw))
+    c:error("", "must be a JSON object (the queue definition), got %s", describe(raw))
     return nil, c
   end
   -- repeated keys: at the top level ambiguous (an error); inside members or
@@ -151,42 +178,39 @@ function M.parse(bytes, file)
   local dups = { members = {}, skills = {} }
   for _, d in ipairs(jsonscan.duplicates(bytes)) do
     if d.parent == "" then
-      c.error(d.key, "appears twice (line %d, column %d); say it once", d.line, d.column)
+      c:error(d.key, "appears twice (line %d, column %d); say it once", d.line, d.column)
     elseif dups[d.parent] and dups[d.parent][d.key] == nil then
       local first = d.first and json.decode(d.first)
       dups[d.parent][d.key] = first
-      c.find { kind = d.parent == "members" and "duplicate_member" or "duplicate_skill", id = d.key,
+      c:find { kind = d.parent == "members" and "duplicate_member" or "duplicate_skill", id = d.key,
         message = string.format("Duplicate %s '%s' in %s (line %d)", d.parent == "members" and "member" or "skill",
           d.key, d.parent, d.line) }
     end
   end
 
-  local def = { file = file, given = {} }
-  for k in pairs(raw) do def.given[k] = true end
-  local known = {}
-  for _, k in ipairs(M.KNOWN) do known[k] = true end
+  local def = { file = file }
   local unknown = {}
-  for k in pairs(raw) do if not known[k] then unknown[#unknown + 1] = k end end
+  for k in pairs(raw) do if not KNOWN[k] then unknown[#unknown + 1] = k end end
   table.sort(unknown)
   for _, k in ipairs(unknown) do
     local near = text.closest(k, M.KNOWN)
-    c.warn("unknown key '%s' is ignored%s", k, near and string.format(" (did you mean '%s'?)", near) or "")
+    c:warn("unknown key '%s' is ignored%s", k, near and string.format(" (did you mean '%s'?)", near) or "")
   end
 
   local id = raw.queue_id
   if id == nil or id == "" then
-    c.error("queue_id", "is required (the id of the queue to update)")
+    c:error("queue_id", "is required (the id of the queue to update)")
   elseif type(id) ~= "string" then
-    c.error("queue_id", "must be a string, got %s", describe(id))
+    c:error("queue_id", "must be a string, got %s", describe(id))
   end
   def.queue_id = id
 
   local function string_field(name, max)
     local v = raw[name]
     if v == nil then return M.DEFAULTS[name] end
-    if type(v) ~= "string" then c.error(name, "must be a string, got %s", describe(v)); return nil end
-    if name == "name" and v:match("^%s*$") then c.error(name, "must not be empty"); return nil end
-    if #v > max then c.error(name, "is %d characters long; at most %d", #v, max); return nil end
+    if type(v) ~= "string" then c:error(name, "must be a string, got %s", describe(v)); return nil end
+    if name == "name" and v:match("^%s*$") then c:error(name, "must not be empty"); return nil end
+    if #v > max then c:error(name, "is %d characters long; at most %d", #v, max); return nil end
     return v
   end
   def.name = string_field("name", 255)
@@ -195,23 +219,23 @@ function M.parse(bytes, file)
   for _, name in ipairs { "outbound_queue", "acw_timer_required" } do
     local v = raw[name]
     if v == nil then v = M.DEFAULTS[name] end
-    if type(v) ~= "boolean" then c.error(name, "must be true or false, got %s", describe(v)) end
+    if type(v) ~= "boolean" then c:error(name, "must be true or false, got %s", describe(v)) end
     def[name] = v
   end
 
   local timeout = raw.acw_timeout
   if timeout == nil then timeout = M.DEFAULTS.acw_timeout end
   if type(timeout) ~= "number" or timeout ~= math.floor(timeout) or timeout < 1 or timeout > 3600 then
-    c.error("acw_timeout", "must be a whole number of seconds from 1 to 3600, got %s", describe(timeout))
+    c:error("acw_timeout", "must be a whole number of seconds from 1 to 3600, got %s", describe(timeout))
   end
   def.acw_timeout = math.tointeger(timeout) or timeout
 
   local policy = raw.wrap_up_policy
   if policy == nil then policy = M.DEFAULTS.wrap_up_policy end
   if type(policy) ~= "string" then
-    c.error("wrap_up_policy", "must be one of required, optional, none, got %s", describe(policy))
+    c:error("wrap_up_policy", "must be one of required, optional, none, got %s", describe(policy))
   elseif not M.POLICIES[policy] then
-    c.find { kind = "invalid_wrap_up_policy", value = policy,
+    c:find { kind = "invalid_wrap_up_policy", value = policy,
       message = string.format("Invalid wrap_up_policy '%s': must be one of required, optional, none", policy) }
   end
   def.wrap_up_policy = policy
@@ -226,11 +250,11 @@ function M.parse(bytes, file)
   def.flows = {}
   if raw.flows ~= nil then
     if not json.is_array(raw.flows) and not (type(raw.flows) == "table" and next(raw.flows) == nil) then
-      c.error("flows", "must be a list of flow ids, got %s", describe(raw.flows))
+      c:error("flows", "must be a list of flow ids, got %s", describe(raw.flows))
     else
       for i, f in ipairs(raw.flows) do
         if type(f) ~= "string" or f == "" then
-          c.error(string.format("flows[%d]", i), "must be a flow id (a string), got %s", describe(f))
+          c:error(string.format("flows[%d]", i), "must be a flow id (a string), got %s", describe(f))
         else
           def.flows[#def.flows + 1] = f
         end
@@ -238,23 +262,24 @@ function M.parse(bytes, file)
     end
   end
 
-  def.queue = {}
+  def.queue = NOTHING
   if raw.queue ~= nil then
     if not is_object(raw.queue) then
-      c.error("queue", "must be an object of extra QueueRequest fields, got %s", describe(raw.queue))
+      c:error("queue", "must be an object of extra QueueRequest fields, got %s", describe(raw.queue))
     else
+      def.queue = {}
       for k, v in pairs(raw.queue) do
         if MANAGED[k] then
-          c.error("queue." .. k, "is managed by gcrun; set %s at the top level instead", MANAGED[k])
+          c:error("queue." .. k, "is managed by gcrun; set %s at the top level instead", MANAGED[k])
         elseif k == "id" then
-          c.error("queue.id", "the queue is chosen by queue_id")
+          c:error("queue.id", "the queue is chosen by queue_id")
         else
           def.queue[k] = v
         end
       end
     end
   end
-  def.findings = c.findings
+  def.findings = #c.findings > 0 and c.findings or NOTHING
   if #c.errors > 0 then return nil, c end
   return def, c
 end
@@ -264,7 +289,7 @@ function M.load(path)
   local c = checker(path)
   local bytes, err = sys.read(path, M.MAX_FILE)
   if not bytes then
-    c.error("", "%s", (err:gsub("^" .. path:gsub("%p", "%%%0") .. ": ", "")))
+    c:error("", "%s", (err:gsub("^" .. path:gsub("%p", "%%%0") .. ": ", "")))
     return nil, c
   end
   return M.parse(bytes, path)
@@ -297,7 +322,9 @@ function M.expand(paths)
 end
 
 -- load_all(paths) -> definitions, errors, warnings
--- The same queue_id in two files is an error for the second.
+-- The same queue_id in two files is an error for the second. The files'
+-- text and parsed JSON are garbage once checked; a collection afterwards
+-- keeps them from setting the run's peak memory.
 function M.load_all(paths)
   local files, errors = M.expand(paths)
   local defs, warnings, by_queue = {}, {}, {}
@@ -316,6 +343,7 @@ function M.load_all(paths)
       end
     end
   end
+  collectgarbage("collect")
   return defs, errors, warnings
 end
 

@@ -75,21 +75,31 @@ local TOKENS = {
   T_END = "the end of the text", T_WHITESPACE = "white space", T_ERROR = "an error", T_UNKNOWN = "something unknown",
 }
 
+local function failure(text, v)
+  local msg = tostring(v):gsub("^.-:%d+: ", "")
+  local line, col = position(text, msg)
+  msg = msg:gsub(" at character %d+", ""):gsub("T_[%u_]+", TOKENS)
+    :gsub("Found too many nested data structures %((%d+)%)", function(depth)
+      return "nested more than " .. (tonumber(depth) - 1) .. " levels deep"
+    end)
+  return nil, { message = msg, line = line, column = col }
+end
+
 -- decode(text) -> value | nil, {message=, line=, column=}
 function M.decode(text)
   local marked, n = jsonscan.mark_empty_arrays(text)
   local ok, v = pcall(decoder.decode, marked)
   if not ok and n > 0 then ok, v = pcall(decoder.decode, text) end  -- report original positions
-  if not ok then
-    local msg = tostring(v):gsub("^.-:%d+: ", "")
-    local line, col = position(text, msg)
-    msg = msg:gsub(" at character %d+", ""):gsub("T_[%u_]+", TOKENS)
-      :gsub("Found too many nested data structures %((%d+)%)", function(depth)
-        return "nested more than " .. (tonumber(depth) - 1) .. " levels deep"
-      end)
-    return nil, { message = msg, line = line, column = col }
-  end
+  if not ok then return failure(text, v) end
   return restore(v)
+end
+
+-- decode_plain(text): as decode, without telling [] from {} or making
+-- whole numbers integers; for readers that need neither (and are many).
+function M.decode_plain(text)
+  local ok, v = pcall(decoder.decode, text)
+  if not ok then return failure(text, v) end
+  return v
 end
 
 local function sorted_keys(t)

@@ -31,17 +31,45 @@ function M.acw_settings(def)
   return { wrapupPrompt = tostring(def.wrap_up_policy) }
 end
 
--- queue_request(def, current) -> the QueueRequest to PUT
+-- The values a definition gives the fields gcrun manages: name,
+-- description, acwSettings, and the `queue` object's extra fields.
+function M.managed(def)
+  local want = { name = def.name, description = def.description, acwSettings = M.acw_settings(def) }
+  for k, v in pairs(def.queue or {}) do want[k] = v end
+  return want
+end
+
+-- queue_request(def, current) -> the QueueRequest to PUT: the current
+-- queue's fields (the nested ones shared, never modified) with the managed
+-- ones overlaid.
 function M.queue_request(def, current)
   local req = {}
   for k, v in pairs(current) do
-    if not read_only[k] then req[k] = json.copy(v) end
+    if not read_only[k] then req[k] = v end
   end
-  req.name = def.name
-  req.description = def.description
-  req.acwSettings = M.acw_settings(def)
-  for k, v in pairs(def.queue or {}) do req[k] = json.copy(v) end
+  for k, v in pairs(M.managed(def)) do req[k] = json.copy(v) end
   return req
+end
+
+-- managed_changes(def, current) -> what the PUT would change: only the
+-- managed fields can differ, so only they are compared.
+local BASE_FIELDS = { "acwSettings", "description", "name" }
+
+function M.managed_changes(def, current)
+  local want = M.managed(def)
+  local fields = BASE_FIELDS
+  if next(def.queue or {}) then
+    fields = {}
+    for k in pairs(want) do fields[#fields + 1] = k end
+    table.sort(fields)
+  end
+  local changes = {}
+  for _, k in ipairs(fields) do
+    if not json.equal(current[k], want[k]) then
+      changes[#changes + 1] = { field = k, before = json.copy(current[k]), after = json.copy(want[k]) }
+    end
+  end
+  return changes
 end
 
 -- field_changes(current, request) -> { {field=, before=, after=}, ... }

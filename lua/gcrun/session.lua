@@ -2,9 +2,7 @@
 -- the common options: a real org (region or base URL, credentials from
 -- the environment or .env) or, with --sandbox, a sandbox org started in
 -- this process. Scripts reach it through `require "gcrun"`.
-local http = require "gcrun.http"
 local log = require "gcrun.log"
-local oauth = require "gcrun.oauth"
 
 local M = {}
 
@@ -27,6 +25,9 @@ function M.target() return state.target end
 -- client([{concurrency=}]) -> http client, config. The first call connects.
 function M.client(tuning)
   if state.client then return state.client, state.config end
+  -- required here: a script that never connects never loads the network modules
+  local http = require "gcrun.http"
+  local oauth = require "gcrun.oauth"
   local o = state.opts
   local api = o.api or "platform"
   local resolve = {

@@ -18,6 +18,8 @@ local mapping = require "gcrun.mapping"
 local retry = require "gcrun.retry"
 local sys = require "gcrun.sys"
 
+local abs = math.abs
+
 local M = { name = "platform", MEMBER_BATCH = 100, SKILL_BATCH = 50, USER_BATCH = 100 }
 
 local P = {}
@@ -109,9 +111,8 @@ end
 -- plan(desired, current) -> what to change; plan.problems lists what the
 -- org says is wrong with `desired` (unknown skills or users).
 function P:plan(desired, current)
-  local plan = { add = {}, remove = {}, rering = {}, assign = {}, problems = {} }
-  plan.request = mapping.queue_request(desired, current.queue)
-  plan.changes = mapping.field_changes(current.queue, plan.request)
+  local plan = { add = {}, remove = {}, rering = {}, assign = {}, problems = {}, desired = desired }
+  plan.changes = mapping.managed_changes(desired, current.queue)
 
   local have = {}
   for _, m in ipairs(current.members) do have[m.id] = m.ringNumber end
@@ -141,15 +142,19 @@ function P:plan(desired, current)
         message = string.format("Skill '%s' not found in the org", s.id) }
     end
   end
+  local skills = desired.skills
   for _, id in ipairs(order) do
     local agent = current.agents[id]
     if agent then
-      local needed = {}
-      for _, s in ipairs(desired.skills) do
-        local p = agent.skills[s.id]
-        if p == nil or math.abs(p - s.level) > 1e-9 then needed[#needed + 1] = { id = s.id, proficiency = s.level } end
+      local have_skills, needed = agent.skills, nil
+      for _, s in ipairs(skills) do
+        local p = have_skills[s.id]
+        if p ~= s.level and (p == nil or abs(p - s.level) > 1e-9) then
+          needed = needed or {}
+          needed[#needed + 1] = { id = s.id, proficiency = s.level }
+        end
       end
-      if #needed > 0 then plan.assign[#plan.assign + 1] = { user = id, name = agent.name, skills = needed } end
+      if needed then plan.assign[#plan.assign + 1] = { user = id, name = agent.name, skills = needed } end
     end
   end
   plan.empty = #plan.changes == 0 and #plan.add == 0 and #plan.remove == 0 and #plan.rering == 0 and #plan.assign == 0
@@ -189,7 +194,8 @@ function P:execute(queue_id, plan, current)
   local jobs = {}
   if #plan.changes > 0 then
     jobs[#jobs + 1] = function()
-      local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = plan.request,
+      local request = mapping.queue_request(plan.desired, current.queue)
+      local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = request,
         idempotent = true }, "PUT queue")
       current.queue = resp:json()
     end
