@@ -214,6 +214,97 @@ static int sys_write_atomic(lua_State *L)
   return 1;
 }
 
+/* An atomic file being written: data goes to a sibling temporary file,
+ * which commit() flushes to disk and renames over the target; dropped
+ * without commit (an error, a crash unwinding the Lua stack), it is removed,
+ * so the target is never half written. */
+#define ATOMIC_MT "gcrun.sys.AtomicFile"
+
+typedef struct {
+  int fd;
+  char *path, *tmp;
+} AtomicFile;
+
+static void atomic_discard(AtomicFile *a)
+{
+  if (a->fd >= 0) {
+    close(a->fd);
+    unlink(a->tmp);
+    a->fd = -1;
+  }
+  free(a->path);
+  free(a->tmp);
+  a->path = a->tmp = NULL;
+}
+
+static AtomicFile *check_atomic(lua_State *L)
+{
+  AtomicFile *a = luaL_checkudata(L, 1, ATOMIC_MT);
+  if (a->fd < 0)
+    luaL_error(L, "the file is already committed or discarded");
+  return a;
+}
+
+/* open_atomic(path [, mode]) -> file | nil, message */
+static int sys_open_atomic(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  mode_t mode = (mode_t)luaL_optinteger(L, 2, 0644);
+  AtomicFile *a = lua_newuserdatauv(L, sizeof *a, 0);
+  a->fd = -1;
+  a->path = strdup(path);
+  size_t n = strlen(path) + 32;
+  a->tmp = malloc(n);
+  luaL_setmetatable(L, ATOMIC_MT);
+  if (a->path == NULL || a->tmp == NULL)
+    return luaL_error(L, "not enough memory");
+  snprintf(a->tmp, n, "%s.tmp.%d", path, (int)getpid());
+  a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (a->fd < 0)
+    return fail(L, path);
+  return 1;
+}
+
+static int atomic_write(lua_State *L)
+{
+  AtomicFile *a = check_atomic(L);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  if (write_all(a->fd, data, len) != 0) {
+    int e = errno;
+    lua_pushstring(L, a->path);
+    atomic_discard(a);
+    errno = e;
+    return fail(L, lua_tostring(L, -1));
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int atomic_commit(lua_State *L)
+{
+  AtomicFile *a = check_atomic(L);
+  if (fsync(a->fd) != 0 || close(a->fd) != 0 || rename(a->tmp, a->path) != 0) {
+    int e = errno;
+    a->fd = -1;
+    unlink(a->tmp);
+    lua_pushstring(L, a->path);
+    atomic_discard(a);
+    errno = e;
+    return fail(L, lua_tostring(L, -1));
+  }
+  a->fd = -1;
+  atomic_discard(a);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int atomic_gc(lua_State *L)
+{
+  atomic_discard(luaL_checkudata(L, 1, ATOMIC_MT));
+  return 0;
+}
+
 /* mkdir_p(path [, mode]) -> true | nil, message */
 static int sys_mkdir_p(lua_State *L)
 {
@@ -326,12 +417,29 @@ static int sys_datadir(lua_State *L)
 
 int luaopen_gcrun_sys(lua_State *L)
 {
+  static const luaL_Reg atomic_methods[] = {
+    {"write", atomic_write},
+    {"commit", atomic_commit},
+    {"discard", atomic_gc},
+    {NULL, NULL}
+  };
+  if (luaL_newmetatable(L, ATOMIC_MT)) {
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    luaL_setfuncs(L, atomic_methods, 0);
+    lua_pushcfunction(L, atomic_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, atomic_gc);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
   static const luaL_Reg funcs[] = {
     {"dir", sys_dir},
     {"stat", sys_stat},
     {"lstat", sys_lstat},
     {"read", sys_read},
     {"write_atomic", sys_write_atomic},
+    {"open_atomic", sys_open_atomic},
     {"mkdir_p", sys_mkdir_p},
     {"realpath", sys_realpath},
     {"isatty", sys_isatty},

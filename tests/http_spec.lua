@@ -58,7 +58,7 @@ describe("gcrun.http", function()
     local echo = r:json()
     assert.equal("PUT", echo.method)
     assert.equal("application/json", echo.headers["content-type"])
-    assert.equal('{"a":1,"list":[1,2]}', echo.body)
+    assert.same({ a = 1, list = { 1, 2 } }, require("gcrun.json").decode(echo.body))
   end)
 
   it("waits as long as a Retry-After in seconds says after a 429", function()

@@ -226,14 +226,18 @@ Response.__index = Response
 
 function Response:ok() return self.status >= 200 and self.status < 300 end
 
--- json() -> decoded body; raises a bad_response error naming the request.
-function Response:json()
+-- json([{read_only=true}]) -> decoded body; raises a bad_response error
+-- naming the request. By default the value can be sent back unchanged
+-- (empty arrays stay arrays, whole numbers are integers); read_only skips
+-- that work for answers that are only read (listings, most of a run).
+function Response:json(how)
   if self.body == "" then
     if self.status == 202 or self.status == 204 then return nil end
     error(errors.new("bad_response", string.format("%s %s answered HTTP %d with an empty body",
       self.method, self.url, self.status), { status = self.status }), 2)
   end
-  local v, err = json.decode(self.body)
+  local v, err
+  if how and how.read_only then v, err = json.decode_plain(self.body) else v, err = json.decode(self.body) end
   if v == nil then
     local ctype = self.headers["content-type"] or "no content type"
     local snippet = self.body:sub(1, 80):gsub("[%c]", " ")
@@ -309,7 +313,7 @@ function Client:_request(req)
   local body = req.body
   local headers = req.headers
   if req.json ~= nil then
-    body = json.encode(req.json)
+    body = json.encode(req.json, { sort = false })   -- the service does not care about key order
     headers = headers or {}
     local copy = { ["Content-Type"] = "application/json" }
     for k, v in pairs(headers) do copy[k] = v end

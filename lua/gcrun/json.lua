@@ -115,50 +115,112 @@ local function sorted_keys(t)
   return keys
 end
 
-local function encode_into(v, out, indent, level)
+-- The encoder writes pieces into `out` and returns how many it holds;
+-- every few thousand pieces are joined into one chunk, so a large document
+-- never holds a list of a million small strings (bench/: the report of a
+-- 500-queue run).
+local FLUSH = 4096
+
+local function flush(out, n)
+  out.sink(table.concat(out, "", 1, n))
+  return 0
+end
+
+local function encode_into(v, out, n, indent, level, sort)
   local tv = type(v)
   if tv ~= "table" then
-    if v == cjson.null then out[#out + 1] = "null"; return end
+    if v == cjson.null then n = n + 1; out[n] = "null"; return n end
     if tv ~= "string" and tv ~= "number" and tv ~= "boolean" then
       error("cannot encode a " .. tv .. " as JSON", 0)
     end
-    out[#out + 1] = encode_scalar(v)
-    return
+    n = n + 1
+    out[n] = encode_scalar(v)
+    return n
   end
+  if n >= FLUSH then n = flush(out, n) end
   local nl = indent and ("\n" .. string.rep(indent, level + 1)) or ""
   local close = indent and ("\n" .. string.rep(indent, level)) or ""
   if M.is_array(v) then
-    if #v == 0 then out[#out + 1] = "[]"; return end
-    out[#out + 1] = "["
-    for i = 1, #v do
-      if i > 1 then out[#out + 1] = "," end
-      out[#out + 1] = nl
-      encode_into(v[i], out, indent, level + 1)
+    local len = #v
+    if len == 0 then n = n + 1; out[n] = "[]"; return n end
+    n = n + 1
+    out[n] = "["
+    for i = 1, len do
+      if i > 1 then n = n + 1; out[n] = "," end
+      if indent then n = n + 1; out[n] = nl end
+      n = encode_into(v[i], out, n, indent, level + 1, sort)
     end
-    out[#out + 1] = close .. "]"
-    return
+    n = n + 1
+    out[n] = close .. "]"
+    return n
   end
-  local keys = sorted_keys(v)
-  if #keys == 0 then out[#out + 1] = "{}"; return end
-  out[#out + 1] = "{"
+  local keys
+  if sort then
+    keys = sorted_keys(v)
+  else
+    keys = {}
+    for k in pairs(v) do
+      if type(k) ~= "string" and math.type(k) ~= "integer" then
+        error("JSON object keys must be strings, got a " .. type(k), 0)
+      end
+      keys[#keys + 1] = k
+    end
+  end
+  if #keys == 0 then n = n + 1; out[n] = "{}"; return n end
+  n = n + 1
+  out[n] = "{"
   local sep = indent and ": " or ":"
   for i, k in ipairs(keys) do
-    if i > 1 then out[#out + 1] = "," end
-    out[#out + 1] = nl
-    out[#out + 1] = encode_scalar(k)
-    out[#out + 1] = sep
+    if i > 1 then n = n + 1; out[n] = "," end
+    if indent then n = n + 1; out[n] = nl end
     local x = v[k]
     if x == nil then x = v[math.tointeger(tonumber(k))] end
-    encode_into(x, out, indent, level + 1)
+    n = n + 1
+    out[n] = encode_scalar(type(k) == "string" and k or tostring(k))
+    n = n + 1
+    out[n] = sep
+    n = encode_into(x, out, n, indent, level + 1, sort)
   end
-  out[#out + 1] = close .. "}"
+  n = n + 1
+  out[n] = close .. "}"
+  return n
 end
 
--- encode(value [, {pretty=true}]) -> text, keys sorted.
+-- Whether a value holds an empty array (which plain cjson would write as {}).
+local function has_empty_array(v)
+  for _, x in pairs(v) do
+    if type(x) == "table" then
+      if next(x) == nil then
+        if getmetatable(x) == ARRAY then return true end
+      elseif has_empty_array(x) then
+        return true
+      end
+    end
+  end
+  return false
+end
+
+-- encode(value [, {pretty=, sort=}]) -> text
+-- Keys are sorted unless sort = false (then the output is the fastest one,
+-- in no particular order); pretty indents and implies sorting.
 function M.encode(v, opts)
-  local out = {}
-  encode_into(v, out, opts and opts.pretty and "  " or nil, 0)
-  return table.concat(out)
+  local pretty = opts and opts.pretty
+  local sort = pretty or not (opts and opts.sort == false)
+  if not sort and not (type(v) == "table" and (next(v) == nil or has_empty_array(v))) then
+    return encode_scalar(v)   -- nothing cjson would get wrong: let it do all the work
+  end
+  local chunks = {}
+  M.encode_to(v, function(s) chunks[#chunks + 1] = s end, { pretty = pretty, sort = sort })
+  return table.concat(chunks)
+end
+
+-- encode_to(value, write [, opts]): the same text, handed to write(chunk)
+-- a few kilobytes at a time, for documents too large to hold twice.
+function M.encode_to(v, write, opts)
+  local pretty = opts and opts.pretty
+  local out = { sink = write }
+  local n = encode_into(v, out, 0, pretty and "  " or nil, 0, pretty or not (opts and opts.sort == false))
+  flush(out, n)
 end
 
 -- A deep copy that keeps array marks (payloads are built from copies of

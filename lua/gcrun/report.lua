@@ -116,11 +116,25 @@ function M.render(doc, format)
 end
 
 -- write(run, path [, format]) -> document. Written to a temporary file and
--- renamed, so a crash never leaves half a report.
+-- renamed, so a crash never leaves half a report; the JSON is streamed out
+-- as it is made, so a large run's report is never held whole in memory.
 function M.write(run, path, format)
   local doc = M.document(run)
-  local ok, err = sys.write_atomic(path, M.render(doc, M.format_for(path, format)))
-  if not ok then errors.raise("report", "cannot write the report: %s", err) end
+  format = M.format_for(path, format)
+  local f, err = sys.open_atomic(path)
+  if not f then errors.raise("report", "cannot write the report: %s", err) end
+  local ok, werr = true, nil
+  local function write(s)
+    if ok then ok, werr = f:write(s) end
+  end
+  if format == "json" then
+    json.encode_to(doc, write, { pretty = true })
+    write("\n")
+  else
+    write(M.render(doc, format))
+  end
+  if ok then ok, werr = f:commit() end
+  if not ok then errors.raise("report", "cannot write the report: %s", werr) end
   return doc
 end
 

@@ -84,7 +84,7 @@ function M.pages(api, path, params, query, what)
   local out, seen = {}, {}
   local resp = M.run(api, { path = path, params = params, query = q }, what or ("GET " .. path))
   while true do
-    local body = resp:json()
+    local body = resp:json { read_only = true }
     for _, e in ipairs(body.entities or {}) do out[#out + 1] = e end
     local next_uri = body.nextUri
     if type(next_uri) ~= "string" or next_uri == "" or seen[next_uri] or #(body.entities or {}) == 0 then break end

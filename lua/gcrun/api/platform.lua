@@ -62,7 +62,7 @@ function P:agents(ids)
   local _, errs = http.parallel(groups, function(group)
     local resp = self:call({ path = "/api/v2/users", query = { id = table.concat(group, ","), expand = "skills",
       pageSize = M.USER_BATCH } }, "GET users")
-    for _, u in ipairs(resp:json().entities or {}) do
+    for _, u in ipairs(resp:json({ read_only = true }).entities or {}) do
       local skills = {}
       for _, s in ipairs(u.skills or {}) do skills[s.id] = s.proficiency end
       agents[u.id] = { name = u.name, skills = skills }
@@ -334,7 +334,7 @@ function P:edit_flow(flow_id, queues, how)
     }
     result.attempts, result.conflicts, result.unknown_outcome = r.attempts, r.conflicts, r.unknown or nil
     if r.changed then
-      local saved = r.response and r.response.status == 200 and math.tointeger(tonumber(r.response:json().id))
+      local saved = r.response and r.response.status == 200 and math.tointeger(tonumber(r.response:json({ read_only = true }).id))
       result.new_version = saved or latest_version
       self:call({ method = "POST", path = FLOW_ACTION .. "publish",
         query = { flow = flow_id, version = result.new_version }, idempotent = true }, "publish flow " .. flow_id)

@@ -40,7 +40,7 @@ function P:read(def)
     if errors.is(resp, "not_found") then errors.raise("not_found", "queue %s does not exist in this org", id) end
     error(resp, 0)
   end
-  local q = resp:json()
+  local q = resp:json { read_only = true }
   local members = {}
   for _, m in ipairs(q.members or {}) do members[#members + 1] = { id = m.id, ringNumber = m.priority } end
   return { queue = q, members = members, flows = {} }

@@ -87,7 +87,7 @@ function M.load(path)
 end
 
 function Org:save(path)
-  return sys.write_atomic(path, json.encode(self.data), 384)
+  return sys.write_atomic(path, json.encode(self.data, { sort = false }), 384)
 end
 
 function Org:get(kind, id) return self.index[kind][id] end

@@ -19,7 +19,7 @@ local JSON = { ["Content-Type"] = "application/json" }
 function M.json(status, value, extra)
   local headers = { ["Content-Type"] = "application/json" }
   for k, v in pairs(extra or {}) do headers[k] = v end
-  return { status = status, headers = headers, body = json.encode(value) }
+  return { status = status, headers = headers, body = json.encode(value, { sort = false }) }
 end
 
 function M.empty(status)
