@@ -97,6 +97,51 @@ local function sync_queue(ctx, entry)
   entry.status = api.counters.writes > 0 and "updated" or "unchanged"
 end
 
+-- Agents' skills belong to the agent, not to a queue: two definitions that
+-- give one agent the same skill at different levels would undo each other
+-- on every run. The highest level wins, in every run, with a warning.
+local function skill_levels(defs)
+  local asked = {}   -- agent -> skill -> { level = highest, files = {file = level} }
+  for _, def in ipairs(defs) do
+    for _, m in ipairs(def.members) do
+      asked[m.id] = asked[m.id] or {}
+      for _, s in ipairs(def.skills) do
+        local a = asked[m.id][s.id] or { level = s.level, files = {} }
+        asked[m.id][s.id] = a
+        a.files[def.file] = s.level
+        if s.level > a.level then a.level = s.level end
+      end
+    end
+  end
+  local levels, conflicts = {}, {}
+  for agent, skills in pairs(asked) do
+    for skill, a in pairs(skills) do
+      local distinct = {}
+      for _, l in pairs(a.files) do distinct[l] = true end
+      if next(distinct, next(distinct)) then
+        levels[agent] = levels[agent] or {}
+        levels[agent][skill] = a.level
+        local parts = {}
+        for file, l in pairs(a.files) do parts[#parts + 1] = string.format("%s from %s", l, file) end
+        table.sort(parts)
+        conflicts[#conflicts + 1] = string.format("agent %s gets skill %s at levels %s: %s is used for all",
+          agent, skill, table.concat(parts, ", "), a.level)
+      end
+    end
+  end
+  table.sort(conflicts)
+  for i, c in ipairs(conflicts) do
+    if i > 10 then
+      log.warn(string.format("... and %d more agents' skills asked at different levels (-v lists them)",
+        #conflicts - 10))
+      for j = 11, #conflicts do log.verbose(conflicts[j]) end
+      break
+    end
+    log.warn(c)
+  end
+  return levels
+end
+
 -- Which flows route to which queues: dependency tracking, the files'
 -- `flows`, and --flow. Queues that failed are left out: their nodes keep
 -- naming the queue as it still is.
@@ -106,13 +151,13 @@ local function flow_work(ctx, entries)
     local list = by_flow[flow_id]
     if not list then list = {}; by_flow[flow_id] = list; order[#order + 1] = flow_id end
     for _, q in ipairs(list) do if q.id == entry.queue_id then return end end
-    local name = entry.current and entry.current.queue and entry.current.queue.name
+    local name = entry.final_name
     if ctx.dry_run then name = entry.queue_name end
     list[#list + 1] = { id = entry.queue_id, name = name, entry = entry }
   end
   for _, e in ipairs(entries) do
     if e.status == "updated" or e.status == "unchanged" or e.status == "planned" then
-      for _, f in ipairs(e.current and e.current.flows or {}) do add(f.id, e) end
+      for _, f in ipairs(e.consumers or {}) do add(f.id, e) end
       for _, f in ipairs(e.def.flows) do add(f, e) end
       for _, f in ipairs(ctx.extra_flows) do add(f, e) end
     end
@@ -184,10 +229,13 @@ local function main(opts, paths)
     log.warn(string.format("skipping %s", text.plural(#skipped, "invalid file")))
   end
   local rules = correct.load(opts.rules)
-  local client = session.client { concurrency = math.max(16, opts.concurrency * 4) }
+  -- a queue fans out to a dozen requests at once (PUT, members, one skills
+  -- call per agent), so the pool allows a dozen in flight per queue task
+  local client = session.client { concurrency = math.min(256, math.max(32, opts.concurrency * 12)) }
   local dialect = session.dialect()
   local api_mod = require("gcrun.api." .. dialect)
-  local api = api_mod.new(client, { force_unlock = opts["force-unlock"], lock_wait = opts["lock-wait"] })
+  local api = api_mod.new(client, { force_unlock = opts["force-unlock"], lock_wait = opts["lock-wait"],
+    skill_levels = skill_levels(defs) })
   local run = { started_at = started, dialect = dialect, target = session.target(), dry_run = opts["dry-run"],
     version = session.version(), queues = {}, flows = {}, skipped = skipped, status = "completed" }
   local ctx = { api = api, rules = rules, dry_run = opts["dry-run"], max_corrections = opts["max-corrections"],
@@ -223,9 +271,15 @@ local function main(opts, paths)
           log.verbose(qerr.traceback)
         end
       end
-      for id, a in pairs(entry.current and entry.current.agents or {}) do ctx.names.users[id] = a.name end
-      for _, m in ipairs(entry.current and entry.current.members or {}) do
-        ctx.names.users[m.id] = ctx.names.users[m.id] or m.name
+      local current = entry.current
+      if current then
+        -- keep what the flows and the plan's printing need, not the state read
+        entry.consumers, entry.final_name = current.flows, current.queue and current.queue.name
+        if ctx.dry_run then
+          for id, a in pairs(current.agents or {}) do ctx.names.users[id] = a.name end
+          for _, m in ipairs(current.members or {}) do ctx.names.users[m.id] = ctx.names.users[m.id] or m.name end
+        end
+        entry.current = nil
       end
       entry.timestamp = text.iso8601(sys.time())
       entry.finished = true

@@ -163,6 +163,24 @@ describe("queue-sync on the example org", function()
     assert.matches('"routingRules":%[%]', json.encode(after))   -- an empty list stays a list
   end)
 
+  it("settles one level when two definitions give an agent a skill at different levels", function()
+    local ada, english = ORG.users[1].id, ORG.skills[1].id
+    h.write(dir .. "/a.json", json.encode { queue_id = ORG.queues[5].id, name = "Claims", members = { [ada] = 1 },
+      skills = { [english] = 2 } })
+    h.write(dir .. "/b.json", json.encode { queue_id = ORG.queues[6].id, name = "Onboarding", members = { [ada] = 1 },
+      skills = { [english] = 5 } })
+    local r = sync { dir .. "/a.json", dir .. "/b.json" }
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("agent " .. ada:gsub("%-", "%%-") .. " gets skill .* at levels 2 from .*a%.json, 5 from .*b%.json: 5 is used",
+      r.stderr)
+    local level
+    for _, s in ipairs(by_id(sb.org().users)[ada].skills) do if s.id == english then level = s.proficiency end end
+    assert.equal(5, level)
+    local before = writes(sb.stats())
+    assert.equal(0, sync({ dir .. "/a.json", dir .. "/b.json" }).status)
+    assert.equal(before, writes(sb.stats()))
+  end)
+
   it("fails a queue that does not exist and goes on with the others (exit 1)", function()
     h.write(dir .. "/ghost.json", '{"queue_id": "no-such-queue", "name": "Ghost"}')
     local r = sync { EXAMPLES .. "/claims.json", dir .. "/ghost.json" }
@@ -385,7 +403,7 @@ describe("queue-sync interrupted", function()
     local org = json.decode(h.read(org_path))
     local defs = generated_defs(dir, org, 40)
     for trial = 1, 3 do
-      local sb = h.sandbox { org = org_path, latency = 40, state = dir .. "/state.json" }
+      local sb = h.sandbox { org = org_path, latency = 100, state = dir .. "/state.json" }
       local env = {}
       for k, v in pairs(sb.env()) do
         env[#env + 1] = v and (k .. "=" .. h.quote(v)) or ("-u " .. k)
@@ -393,7 +411,7 @@ describe("queue-sync interrupted", function()
       table.sort(env, function(a, b) return (a:sub(1, 2) == "-u" and 0 or 1) < (b:sub(1, 2) == "-u" and 0 or 1) end)
       local cmd = string.format("env %s %s queue-sync --base-url %s --report %s/r.json %s >%s/out 2>&1 & pid=$!; " ..
         "sleep %s; kill -INT $pid; wait $pid; echo $? >%s/status", table.concat(env, " "), h.quote(h.bin), sb.url,
-        h.quote(dir), h.quote(defs), h.quote(dir), tostring(0.4 + trial * 0.3), h.quote(dir))
+        h.quote(dir), h.quote(defs), h.quote(dir), tostring(0.3 + trial * 0.2), h.quote(dir))
       os.execute(cmd)
       local status = tonumber(h.read(dir .. "/status"))
       local state = sb.org()

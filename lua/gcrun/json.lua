@@ -186,19 +186,31 @@ local function encode_into(v, out, n, indent, level, sort)
   return n
 end
 
--- Whether a value holds an empty array (which plain cjson would write as {}).
-local function has_empty_array(v)
-  for _, x in pairs(v) do
+-- v, or a copy of the parts of v holding empty arrays with each replaced
+-- by the sentinel string, for cjson (which writes an empty table as {}).
+local function substitute(v)
+  local copy
+  for k, x in pairs(v) do
     if type(x) == "table" then
+      local y
       if next(x) == nil then
-        if getmetatable(x) == ARRAY then return true end
-      elseif has_empty_array(x) then
-        return true
+        if getmetatable(x) == ARRAY then y = SENTINEL end
+      else
+        y = substitute(x)
+      end
+      if y ~= nil and y ~= x then
+        if not copy then
+          copy = {}
+          for k2, x2 in pairs(v) do copy[k2] = x2 end
+        end
+        copy[k] = y
       end
     end
   end
-  return false
+  return copy or v
 end
+
+local QUOTED_SENTINEL = encode_scalar(SENTINEL):gsub("%p", "%%%0")
 
 -- encode(value [, {pretty=, sort=}]) -> text
 -- Keys are sorted unless sort = false (then the output is the fastest one,
@@ -206,8 +218,12 @@ end
 function M.encode(v, opts)
   local pretty = opts and opts.pretty
   local sort = pretty or not (opts and opts.sort == false)
-  if not sort and not (type(v) == "table" and (next(v) == nil or has_empty_array(v))) then
-    return encode_scalar(v)   -- nothing cjson would get wrong: let it do all the work
+  if not sort and not (type(v) == "table" and next(v) == nil) then
+    -- cjson does the work, told apart empty arrays by a sentinel it writes as a string
+    local s = type(v) == "table" and substitute(v) or v
+    local text = encode_scalar(s)
+    if s ~= v then text = text:gsub(QUOTED_SENTINEL, "[]") end
+    return text
   end
   local chunks = {}
   M.encode_to(v, function(s) chunks[#chunks + 1] = s end, { pretty = pretty, sort = sort })

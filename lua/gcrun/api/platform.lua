@@ -143,15 +143,17 @@ function P:plan(desired, current)
     end
   end
   local skills = desired.skills
+  local overrides = self.opts.skill_levels or {}
   for _, id in ipairs(order) do
     local agent = current.agents[id]
     if agent then
-      local have_skills, needed = agent.skills, nil
+      local have_skills, needed, levels = agent.skills, nil, overrides[id]
       for _, s in ipairs(skills) do
+        local level = levels and levels[s.id] or s.level
         local p = have_skills[s.id]
-        if p ~= s.level and (p == nil or abs(p - s.level) > 1e-9) then
+        if p ~= level and (p == nil or abs(p - level) > 1e-9) then
           needed = needed or {}
-          needed[#needed + 1] = { id = s.id, proficiency = s.level }
+          needed[#needed + 1] = { id = s.id, proficiency = level }
         end
       end
       if needed then plan.assign[#plan.assign + 1] = { user = id, name = agent.name, skills = needed } end
@@ -334,7 +336,8 @@ function P:edit_flow(flow_id, queues, how)
     }
     result.attempts, result.conflicts, result.unknown_outcome = r.attempts, r.conflicts, r.unknown or nil
     if r.changed then
-      local saved = r.response and r.response.status == 200 and math.tointeger(tonumber(r.response:json({ read_only = true }).id))
+      local saved = r.response and r.response.status == 200
+        and math.tointeger(tonumber(r.response:json({ read_only = true }).id))
       result.new_version = saved or latest_version
       self:call({ method = "POST", path = FLOW_ACTION .. "publish",
         query = { flow = flow_id, version = result.new_version }, idempotent = true }, "publish flow " .. flow_id)

@@ -90,6 +90,7 @@ function M.concurrent_edit(ctx, f)
   target.config = target.config or {}
   target.config.editorEdits = (target.config.editorEdits or 0) + 1
   cfg.version = cfg.version + 1
+  ctx.org:flows_changed()
   f._editor_edits = (f._editor_edits or 0) + 1
   ctx.sb.stats.editor_edits = ctx.sb.stats.editor_edits + 1
   ctx.sb.dirty = true
@@ -188,6 +189,7 @@ function M.save(ctx, id)
   local saved = json.copy(cfg)
   saved.version = f.configuration.version + 1
   f.configuration = saved
+  ctx.org:flows_changed()
   ctx.sb.dirty = true
   local v = tostring(saved.version)
   return respond.json(200, { id = v, name = f.name, commitVersion = v, configurationVersion = v, type = "SAVE",

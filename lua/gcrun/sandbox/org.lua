@@ -72,6 +72,10 @@ function M.new(data, file)
     u.skills = json.array(u.skills or {})
   end
   data.org = data.org or { id = "sandbox-org", name = "gcrun sandbox org" }
+  self.names = {}
+  for _, q in ipairs(data.queues) do
+    if type(q.name) == "string" then self.names[q.name:lower()] = q end
+  end
   return self
 end
 
@@ -94,36 +98,50 @@ function Org:get(kind, id) return self.index[kind][id] end
 function Org:list(kind) return self.data[kind] end
 function Org:name() return self.data.org.name end
 
--- A copy without the sandbox's own fields, as the API shows an object.
+-- A copy without the sandbox's own fields, as the API shows an object. The
+-- top level only: views are encoded at once and never modified deeper.
 function M.public(obj)
   local c = {}
   for k, v in pairs(obj) do
-    if type(k) ~= "string" or k:sub(1, 1) ~= "_" then c[k] = json.copy(v) end
+    if type(k) ~= "string" or k:sub(1, 1) ~= "_" then c[k] = v end
   end
   return setmetatable(c, getmetatable(obj))
 end
 
+-- Queue names are unique, ignoring case; the index is kept by renamed().
 function Org:queue_by_name(name, except_id)
-  local lower = name:lower()
-  for _, q in ipairs(self.data.queues) do
-    if q.id ~= except_id and type(q.name) == "string" and q.name:lower() == lower then return q end
-  end
+  local q = self.names[name:lower()]
+  if q and q.id ~= except_id then return q end
   return nil
 end
 
--- Flows whose configuration has a Queue node for this queue.
+function Org:renamed(q, old_name)
+  if type(old_name) == "string" and self.names[old_name:lower()] == q then self.names[old_name:lower()] = nil end
+  if type(q.name) == "string" then self.names[q.name:lower()] = q end
+end
+
+-- Flows whose configuration has a Queue node for this queue, from an index
+-- rebuilt after any flow changed (flows_changed()).
 function Org:flows_using(queue_id)
-  local found = {}
-  for _, f in ipairs(self.data.flows) do
-    for _, node in ipairs(f.configuration.nodes) do
-      if node.type == "Queue" and type(node.config) == "table" and node.config.queueId == queue_id then
-        found[#found + 1] = f
-        break
+  if not self.consumers then
+    local index = {}
+    for _, f in ipairs(self.data.flows) do
+      local seen = {}
+      for _, node in ipairs(f.configuration.nodes) do
+        local qid = node.type == "Queue" and type(node.config) == "table" and node.config.queueId
+        if qid and not seen[qid] then
+          seen[qid] = true
+          index[qid] = index[qid] or {}
+          table.insert(index[qid], f)
+        end
       end
     end
+    self.consumers = index
   end
-  return found
+  return self.consumers[queue_id] or {}
 end
+
+function Org:flows_changed() self.consumers = nil end
 
 function Org.user_skill(_, user, skill_id)
   for _, s in ipairs(user.skills) do

@@ -62,7 +62,9 @@ function M.put(ctx, id)
   if not q then return respond.not_found("queue", id) end
   local err = validate.queue(ctx.org, ctx.body, id)
   if err then return err end
+  local old_name = q.name
   for field in pairs(validate.WRITABLE) do q[field] = json.copy(ctx.body[field]) end
+  ctx.org:renamed(q, old_name)
   q.dateModified = now_iso()
   q.modifiedBy = ctx.client.id
   q.version = (q.version or 1) + 1

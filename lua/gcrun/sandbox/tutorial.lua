@@ -108,7 +108,9 @@ function M.put_queue(ctx, id)
     return respond.error(400, "invalid.value", "Queue validation failed", { errors = errs })
   end
   local cfg = body.skill_config or {}
+  local old_name = q.name
   q.name, q.description = body.name, body.description
+  ctx.org:renamed(q, old_name)
   q.acwSettings = acw_settings(body.wrap_up_policy, cfg.acw_timer_required ~= false, cfg.acw_timeout or 300)
   q._tutorial = { outbound_queue = body.outbound_queue == true, skills = json.array({}),
     skill_config = { acw_timer_required = cfg.acw_timer_required ~= false, acw_timeout = cfg.acw_timeout or 300 } }
@@ -171,6 +173,7 @@ function M.put_flow(ctx, id)
   end
   f.configuration.nodes = json.copy(body.nodes)
   f.configuration.version = body.version
+  ctx.org:flows_changed()
   ctx.sb.dirty = true
   return respond.json(200, flow_view(f))
 end
