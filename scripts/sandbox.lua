@@ -50,6 +50,8 @@ return {
     { "flow-locks=P", "chance a checkout finds the flow locked by another user for a while", check = probability },
     { "member-lag=MS", "a member added this recently still answers 404 (eventual consistency)", type = "integer" },
     { "token-ttl=S", "lifetime of issued tokens in seconds", type = "integer", default = 86400 },
+    { "tls-cert=FILE", "serve HTTPS with this certificate (PEM; with --tls-key)" },
+    { "tls-key=FILE", "the certificate's private key (PEM)" },
   },
   main = function(opts)
     local state = opts.state or launch.default_state()
@@ -64,11 +66,15 @@ return {
       log.info(string.format("sandbox state reset: %s now holds %s", state, org))
       return 0
     end
+    if (opts["tls-cert"] == nil) ~= (opts["tls-key"] == nil) then
+      errors.raise("usage", "--tls-cert and --tls-key go together")
+    end
     local sb = launch.start {
       port = opts.port, host = opts.host, org = org, state = not opts.memory and state or false,
       rate = opts.rate, latency = opts.latency, faults = opts.faults, seed = opts.seed,
       flow_editor = opts["flow-editor"], flow_locks = opts["flow-locks"], member_lag = opts["member-lag"],
       token_ttl = opts["token-ttl"], log = log.level() >= log.NORMAL,
+      tls_cert = opts["tls-cert"], tls_key = opts["tls-key"],
     }
     io.stdout:write(string.format([[
 gcrun sandbox: serving a sandbox org at %s

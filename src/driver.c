@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +20,6 @@
 
 #define MAX_BODY (64u * 1024 * 1024)   /* larger responses are refused */
 #define POLL_SLICE 0.1                 /* how often an interrupt is noticed */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static double wall_now(void)
 {
@@ -43,16 +39,22 @@ static double rand01(Driver *d)
 
 Driver *driver_new(void)
 {
-  pthread_once(&curl_once, curl_init_once);
-  Driver *d = calloc(1, sizeof *d);
-  if (d == NULL)
+  /* counted by libcurl (7.84 and later): one init per driver, one cleanup
+   * when the driver is freed */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return NULL;
+  Driver *d = calloc(1, sizeof *d);
+  if (d == NULL) {
+    curl_global_cleanup();
+    return NULL;
+  }
   d->multi = curl_multi_init();
   d->share = curl_share_init();
   if (d->multi == NULL || d->share == NULL) {
     if (d->multi) curl_multi_cleanup(d->multi);
     if (d->share) curl_share_cleanup(d->share);
     free(d);
+    curl_global_cleanup();
     return NULL;
   }
   curl_share_setopt(d->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
@@ -155,6 +157,7 @@ void driver_release(Driver *d)
   curl_multi_cleanup(d->multi);
   curl_share_cleanup(d->share);
   free(d);
+  curl_global_cleanup();
 }
 
 Transfer *transfer_new(Client *c, const char *method, const char *url)
@@ -478,6 +481,11 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
     int retryable = cls == NOT_SENT || (cls == MAYBE_SENT && t->idempotent);
     if (rc == CURLE_WRITE_ERROR && t->resp_body.len + CURL_MAX_WRITE_SIZE > MAX_BODY)
       msg = "response body larger than 64 MiB";
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+      fail(d, t, "tls", "%s %s: %s (TLS is always verified; --cacert FILE trusts another CA)",
+           t->method, t->url, msg);
+      return;
+    }
     if (retryable && retry_later(d, t, backoff(d, c, t->attempts), now, msg))
       return;
     if (cls == MAYBE_SENT && !t->idempotent)

@@ -58,6 +58,7 @@ typedef struct Server {
   int stopping, ready, failed, thread_started;
   char *error;
   char *module, *args, *path, *datadir, *host;
+  char *tls_cert, *tls_key;       /* PEM text: serve HTTPS */
   int port;
   atomic_long connections, requests;
 } Server;
@@ -448,6 +449,11 @@ static void server_free(Server *s)
   free(s->path);
   free(s->datadir);
   free(s->host);
+  free(s->tls_cert);
+  if (s->tls_key) {
+    memset(s->tls_key, 0, strlen(s->tls_key));
+    free(s->tls_key);
+  }
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);
@@ -486,7 +492,29 @@ static char *dup_field(lua_State *L, int t, const char *k, const char *def)
   return d;
 }
 
-/* listen{host="127.0.0.1", port=0, handler="module", args={...}} -> server */
+/* The whole of a small file, or NULL. */
+static char *slurp(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return NULL;
+  Buf b = {0};
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    if (buf_add(&b, chunk, n) != 0) {
+      buf_free(&b);
+      fclose(f);
+      return NULL;
+    }
+  fclose(f);
+  if (b.data == NULL)
+    buf_add(&b, "", 0);
+  return b.data;
+}
+
+/* listen{host="127.0.0.1", port=0, handler="module", args={...},
+ *        tls_cert=PEM file, tls_key=PEM file} -> server */
 static int server_listen(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -530,6 +558,26 @@ static int server_listen(lua_State *L)
   s->datadir = strdup(luaL_optstring(L, -1, gc_datadir()));
   lua_pop(L, 1);
 
+  char *cert_path = dup_field(L, 1, "tls_cert", NULL), *key_path = dup_field(L, 1, "tls_key", NULL);
+  if ((cert_path == NULL) != (key_path == NULL)) {
+    free(cert_path);
+    free(key_path);
+    return luaL_error(L, "TLS needs both tls_cert and tls_key");
+  }
+  if (cert_path) {
+    s->tls_cert = slurp(cert_path);
+    s->tls_key = slurp(key_path);
+    int missing = s->tls_cert == NULL ? 1 : s->tls_key == NULL ? 2 : 0;
+    lua_pushstring(L, missing == 1 ? cert_path : key_path);
+    free(cert_path);
+    free(key_path);
+    if (missing) {
+      gc_pusherror(L, "server", "cannot read %s", lua_tostring(L, -1));
+      return lua_error(L);
+    }
+    lua_pop(L, 1);
+  }
+
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
@@ -551,10 +599,13 @@ static int server_listen(lua_State *L)
     return lua_error(L);
   }
 
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_ALLOW_SUSPEND_RESUME;
   s->mhd = MHD_start_daemon(
-    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_ALLOW_SUSPEND_RESUME,
+    flags | (s->tls_cert ? MHD_USE_TLS : 0),
     0, NULL, NULL, on_request, s,
     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+    MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert ? s->tls_cert : "",
+    MHD_OPTION_HTTPS_MEM_KEY, s->tls_key ? s->tls_key : "",
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
@@ -579,7 +630,7 @@ static int server_port(lua_State *L)
 static int server_url(lua_State *L)
 {
   Server *s = check_server(L);
-  lua_pushfstring(L, "http://%s:%d", s->host, s->port);
+  lua_pushfstring(L, "%s://%s:%d", s->tls_cert ? "https" : "http", s->host, s->port);
   return 1;
 }
 

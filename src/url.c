@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,9 +43,14 @@ int url_is_loopback_http(const char *url)
   return result;
 }
 
-/* Percent-encode everything but RFC 3986 unreserved characters. */
+/* Percent-encode everything but RFC 3986 unreserved characters. (libcurl
+ * reads a length of 0 as "up to the NUL": an empty input is handled here.) */
 char *url_encode(const char *s, size_t len)
 {
+  if (len == 0)
+    return strdup("");
+  if (len > INT_MAX)
+    return NULL;
   char *e = curl_easy_escape(NULL, s, (int)len);
   if (e == NULL)
     return NULL;

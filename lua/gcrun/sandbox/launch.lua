@@ -30,7 +30,8 @@ local function first_client(path)
 end
 
 -- start{org=, state=, port=, host=, rate=, latency=, faults=, seed=,
---       flow_editor=, flow_locks=, member_lag=, token_ttl=, log=}
+--       flow_editor=, flow_locks=, member_lag=, token_ttl=, log=,
+--       tls_cert=, tls_key=}
 -- -> {server=, url=, client_id=, client_secret=, state=, org=}
 -- state=false keeps the org in memory only.
 function M.start(opts)
@@ -46,7 +47,7 @@ function M.start(opts)
   local st = args.state and sys.stat(args.state)
   local client = first_client(st and args.state or args.org)
   local srv = server.listen { host = opts.host or "127.0.0.1", port = opts.port or 0, handler = "gcrun.sandbox",
-    args = args }
+    args = args, tls_cert = opts.tls_cert, tls_key = opts.tls_key }
   return { server = srv, url = srv:url(), client_id = client.id, client_secret = client.secret,
     state = args.state or "in memory", org = args.org }
 end
