@@ -1,8 +1,10 @@
 -- Applying the flow node rules (gcrun.flows) to a flow configuration for
--- every queue of a run that routes through it. Idempotent: a second pass
--- finds nothing to change, which is how the conflict loop knows an edit
--- has landed.
+-- every queue of a run that routes through it, and the conflict loop that
+-- gets the edit saved, the same in both dialects. The edit is idempotent:
+-- a second pass finds nothing to change, which is how the loop knows an
+-- edit has landed.
 local json = require "gcrun.json"
+local retry = require "gcrun.retry"
 
 local M = {}
 
@@ -30,6 +32,40 @@ function M.edit(config, queues, rules)
     end
   end
   return changes
+end
+
+-- prepare(result, first, queues, how) -> true when there is an edit to save
+-- (else result.status says why not: "unchanged", or "planned" for a dry run)
+function M.prepare(result, first, queues, how)
+  result.name, result.old_version = first.name, first.version
+  result.changes = M.edit(json.copy(first), queues)
+  if #result.changes == 0 then result.status = "unchanged"; return false end
+  if how and how.dry_run then result.status = "planned"; return false end
+  return true
+end
+
+-- converge{fetch=, save=, queues=, before_save=, result=} -> the loop's
+-- outcome: fetch the latest configuration, edit it, save it (on a conflict
+-- or an unknown outcome, again from a fresh fetch). Fills result.changes,
+-- .attempts, .conflicts, .unknown_outcome; returns {changed=, latest=,
+-- response=}.
+function M.converge(o)
+  local out = {}
+  local r = retry.on_conflict {
+    fetch = o.fetch,
+    modify = function(cfg)
+      out.latest = cfg.version
+      local changes = M.edit(cfg, o.queues)
+      if #changes > 0 then o.result.changes = changes end
+      if o.before_save then o.before_save(cfg) end
+      return #changes > 0
+    end,
+    submit = o.save,
+    attempts = 8,
+  }
+  o.result.attempts, o.result.conflicts, o.result.unknown_outcome = r.attempts, r.conflicts, r.unknown or nil
+  out.changed, out.response, out.unknown = r.changed, r.response, r.unknown
+  return out
 end
 
 return M

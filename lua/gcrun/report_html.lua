@@ -1,6 +1,7 @@
 -- The impact report as one self-contained HTML page (inline style, no
 -- scripts, nothing fetched), for routing administrators.
 local json = require "gcrun.json"
+local tables = require("gcrun.report").tables
 
 local M = {}
 
@@ -48,39 +49,27 @@ function M.render(doc)
   tbl(out, { "Status", "Count" }, counts)
 
   out[#out + 1] = "<h2>Queues</h2>"
-  local rows = {}
-  for _, c in ipairs(doc.changes) do
-    rows[#rows + 1] = { esc(c.queue_name), "<code>" .. esc(c.queue_id) .. "</code>",
-      '<span class="s-' .. esc(c.status) .. '">' .. esc(c.status) .. "</span>", esc(c.members_assigned),
-      esc(c.skills_assigned), esc(#c.validation_corrections), c.flow_node_updated and "yes" or "no", raw = true }
+  local header, rows = tables.queues(doc)
+  for _, r in ipairs(rows) do   -- ids in code, statuses coloured
+    r[2] = "<code>" .. esc(r[2]) .. "</code>"
+    r[3] = '<span class="s-' .. esc(r[3]) .. '">' .. esc(r[3]) .. "</span>"
+    for i = 4, #r do r[i] = esc(r[i]) end
+    r[1], r.raw = esc(r[1]), true
   end
-  tbl(out, { "Queue", "Id", "Status", "Members", "Skills", "Corrections", "Flow nodes updated" }, rows)
+  tbl(out, header, rows)
   for _, c in ipairs(doc.changes) do
     out[#out + 1] = string.format("<h3>%s <span class=\"muted\">%s</span></h3>", esc(c.queue_name), esc(c.status))
     if c.error then out[#out + 1] = "<p><b>Error:</b> " .. esc(c.error) .. "</p>" end
-    if #c.fields_changed > 0 then
-      local r = {}
-      for _, f in ipairs(c.fields_changed) do r[#r + 1] = { f.field, f.before, f.after } end
-      tbl(out, { "Field", "Before", "After" }, r)
-    end
+    if #c.fields_changed > 0 then tbl(out, tables.fields(c)) end
     if #c.members_added + #c.members_removed + #c.ring_numbers + #c.skill_assignments > 0 then
       out[#out + 1] = string.format("<p>Members added %d, removed %d; ring numbers changed %d; skills assigned to %d "
         .. "agents.</p>", #c.members_added, #c.members_removed, #c.ring_numbers, #c.skill_assignments)
     end
-    if #c.validation_corrections > 0 then
-      local r = {}
-      for _, v in ipairs(c.validation_corrections) do r[#r + 1] = { v.rule, v.source, v.change } end
-      tbl(out, { "Correction", "Found by", "Change" }, r)
-    end
+    if #c.validation_corrections > 0 then tbl(out, tables.corrections(c)) end
   end
   if #doc.flows > 0 then
     out[#out + 1] = "<h2>Flows</h2>"
-    local r = {}
-    for _, f in ipairs(doc.flows) do
-      r[#r + 1] = { f.name, f.id, f.status, f.old_version, f.new_version, #f.nodes_changed, f.conflicts or 0,
-        f.error or f.checkin_failed }
-    end
-    tbl(out, { "Flow", "Id", "Status", "Old version", "New version", "Node edits", "Conflicts", "Problem" }, r)
+    tbl(out, tables.flows(doc))
   end
   if #doc.skipped_files > 0 then
     out[#out + 1] = "<h2>Skipped definition files</h2><ul>"

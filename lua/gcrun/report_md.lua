@@ -1,6 +1,7 @@
 -- The impact report as Markdown, for routing administrators to read or
 -- paste into a change ticket.
 local json = require "gcrun.json"
+local tables = require("gcrun.report").tables
 
 local M = {}
 
@@ -39,12 +40,7 @@ function M.render(doc)
 
   out[#out + 1] = "## Queues"
   out[#out + 1] = ""
-  local rows = {}
-  for _, c in ipairs(doc.changes) do
-    rows[#rows + 1] = { c.queue_name, c.queue_id, c.status, c.members_assigned, c.skills_assigned,
-      #c.validation_corrections, c.flow_node_updated and "yes" or "no" }
-  end
-  table_of(out, { "Queue", "Id", "Status", "Members", "Skills", "Corrections", "Flow nodes updated" }, rows)
+  table_of(out, tables.queues(doc))
 
   for _, c in ipairs(doc.changes) do
     out[#out + 1] = string.format("### %s (%s): %s", cell(c.queue_name), c.queue_id, c.status)
@@ -52,11 +48,7 @@ function M.render(doc)
     if c.file then out[#out + 1] = "Definition: `" .. c.file .. "`" .. "  " end
     if c.error then out[#out + 1] = "**Error:** " .. cell(c.error) .. "  " end
     out[#out + 1] = ""
-    if #c.fields_changed > 0 then
-      local r = {}
-      for _, f in ipairs(c.fields_changed) do r[#r + 1] = { f.field, f.before, f.after } end
-      table_of(out, { "Field", "Before", "After" }, r)
-    end
+    if #c.fields_changed > 0 then table_of(out, tables.fields(c)) end
     if #c.members_added + #c.members_removed + #c.ring_numbers > 0 then
       out[#out + 1] = string.format("Members added: %s; removed: %s; ring numbers changed: %d.",
         #c.members_added > 0 and table.concat(c.members_added, ", ") or "none",
@@ -67,22 +59,13 @@ function M.render(doc)
       out[#out + 1] = string.format("Skills assigned to %d agents.", #c.skill_assignments)
       out[#out + 1] = ""
     end
-    if #c.validation_corrections > 0 then
-      local r = {}
-      for _, v in ipairs(c.validation_corrections) do r[#r + 1] = { v.rule, v.source, v.change } end
-      table_of(out, { "Correction", "Found by", "Change" }, r)
-    end
+    if #c.validation_corrections > 0 then table_of(out, tables.corrections(c)) end
   end
 
   if #doc.flows > 0 then
     out[#out + 1] = "## Flows"
     out[#out + 1] = ""
-    local r = {}
-    for _, f in ipairs(doc.flows) do
-      r[#r + 1] = { f.name, f.id, f.status, f.old_version, f.new_version, #f.nodes_changed, f.conflicts or 0,
-        f.error or f.checkin_failed }
-    end
-    table_of(out, { "Flow", "Id", "Status", "Old version", "New version", "Node edits", "Conflicts", "Problem" }, r)
+    table_of(out, tables.flows(doc))
   end
   if #doc.skipped_files > 0 then
     out[#out + 1] = "## Skipped definition files"

@@ -114,7 +114,7 @@ function M.summary(doc, report_path)
   local corrections = 0
   for _, c in ipairs(doc.changes) do corrections = corrections + #c.validation_corrections end
   local lines = {
-    string.format("queue-sync %s: %d queues (%s API, %s)", run.status, #doc.changes, run.dialect, run.target),
+    string.format("queue-sync %s: %d queues, %s API, %s", run.status, #doc.changes, run.dialect, run.target),
   }
   for _, r in ipairs(rows) do lines[#lines + 1] = r end
   lines[#lines + 1] = string.format("  %-14s %5d", "flows updated", run.flows_updated)

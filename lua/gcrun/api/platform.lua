@@ -15,7 +15,6 @@ local flowedit = require "gcrun.flowedit"
 local http = require "gcrun.http"
 local json = require "gcrun.json"
 local mapping = require "gcrun.mapping"
-local retry = require "gcrun.retry"
 local sys = require "gcrun.sys"
 
 local abs = math.abs
@@ -309,36 +308,24 @@ end
 -- new_version, changes, attempts, conflicts}
 function P:edit_flow(flow_id, queues, how)
   local result = { id = flow_id, counters = self.counters }
-  local first = self:latest(flow_id)
-  result.name, result.old_version = first.name, first.version
-  result.changes = flowedit.edit(json.copy(first), queues)
-  if #result.changes == 0 then result.status = "unchanged"; return result end
-  if how and how.dry_run then result.status = "planned"; return result end
+  if not flowedit.prepare(result, self:latest(flow_id), queues, how) then return result end
 
   self:checkout(flow_id, result)
   local ok, err = pcall(function()
-    local latest_version
-    local r = retry.on_conflict {
+    local r = flowedit.converge {
+      result = result, queues = queues,
       fetch = function() return self:latest(flow_id) end,
-      modify = function(cfg)
-        latest_version = cfg.version
-        local changes = flowedit.edit(cfg, queues)
-        if #changes > 0 then result.changes = changes end
-        return #changes > 0
-      end,
-      submit = function(cfg)
-        local resp = self.c:request { method = "POST", path = "/api/v2/flows/{id}/versions", params = { id = flow_id },
-          json = cfg }
+      save = function(cfg)
+        local resp = self.c:request { method = "POST", path = "/api/v2/flows/{id}/versions",
+          params = { id = flow_id }, json = cfg }
         call.count(self, resp)
         return resp
       end,
-      attempts = 8,
     }
-    result.attempts, result.conflicts, result.unknown_outcome = r.attempts, r.conflicts, r.unknown or nil
     if r.changed then
       local saved = r.response and r.response.status == 200
         and math.tointeger(tonumber(r.response:json({ read_only = true }).id))
-      result.new_version = saved or latest_version
+      result.new_version = saved or r.latest
       self:call({ method = "POST", path = FLOW_ACTION .. "publish",
         query = { flow = flow_id, version = result.new_version }, idempotent = true }, "publish flow " .. flow_id)
       result.status = "updated"

@@ -9,7 +9,6 @@ local errors = require "gcrun.errors"
 local flowedit = require "gcrun.flowedit"
 local json = require "gcrun.json"
 local mapping = require "gcrun.mapping"
-local retry = require "gcrun.retry"
 
 local M = { name = "tutorial" }
 
@@ -116,22 +115,14 @@ local FLOW = "/api/v2/flow/flows/{id}"
 -- edit_flow(flow_id, queues, {dry_run=}) -> result (see api/platform.lua)
 function P:edit_flow(flow_id, queues, how)
   local result = { id = flow_id, counters = self.counters }
-  local first = self:call({ path = FLOW, params = { id = flow_id } }, "GET flow " .. flow_id):json()
-  result.name, result.old_version = first.name, first.version
-  result.changes = flowedit.edit(json.copy(first), queues)
-  if #result.changes == 0 then result.status = "unchanged"; return result end
-  if how and how.dry_run then result.status = "planned"; return result end
-  local latest
-  local r = retry.on_conflict {
-    fetch = function() return self:call({ path = FLOW, params = { id = flow_id } }, "GET flow " .. flow_id):json() end,
-    modify = function(flow)
-      latest = flow.version
-      local changes = flowedit.edit(flow, queues)
-      if #changes > 0 then result.changes = changes end
-      flow.version = flow.version + 1          -- the tutorial's optimistic concurrency
-      return #changes > 0
-    end,
-    submit = function(flow)
+  local function fetch()
+    return self:call({ path = FLOW, params = { id = flow_id } }, "GET flow " .. flow_id):json()
+  end
+  if not flowedit.prepare(result, fetch(), queues, how) then return result end
+  local r = flowedit.converge {
+    result = result, queues = queues, fetch = fetch,
+    before_save = function(flow) flow.version = flow.version + 1 end,   -- the tutorial's concurrency rule
+    save = function(flow)
       -- not retried blindly: a resent PUT whose first copy landed would
       -- meet a 409; the conflict loop refetches and sees the edit instead
       local resp = self.c:request { method = "PUT", path = FLOW, params = { id = flow_id }, json = flow,
@@ -139,11 +130,9 @@ function P:edit_flow(flow_id, queues, how)
       call.count(self, resp)
       return resp
     end,
-    attempts = 8,
   }
-  result.attempts, result.conflicts, result.unknown_outcome = r.attempts, r.conflicts, r.unknown or nil
   result.status = r.changed and "updated" or "unchanged"
-  result.new_version = r.changed and (r.unknown and latest or latest + 1) or nil
+  result.new_version = r.changed and (r.unknown and r.latest or r.latest + 1) or nil
   return result
 end
 
