@@ -289,9 +289,16 @@ static void read_ratelimit(Transfer *t, double now)
   if (parse_long_header(header_value(t, "inin-ratelimit-allowed"), &allowed) &&
       parse_long_header(header_value(t, "inin-ratelimit-count"), &count) &&
       parse_long_header(header_value(t, "inin-ratelimit-reset"), &reset) && allowed > 0) {
+    double reset_at = now + (double)reset;
+    /* Answers arrive out of order: within one window (the reset, in whole
+     * seconds, within a second and a half of the one known) keep the
+     * highest count seen, or a late answer would make the budget look
+     * larger than it is. */
+    if (c->rl_known && reset_at < c->rl_reset_at + 1.5 && count < c->rl_count)
+      return;
     c->rl_allowed = allowed;
     c->rl_count = count;
-    c->rl_reset_at = now + (double)reset;
+    c->rl_reset_at = reset_at;
     c->rl_known = 1;
   }
 }
