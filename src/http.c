@@ -177,12 +177,6 @@ static int client_stats(lua_State *L)
   return 1;
 }
 
-static int client_base_url(lua_State *L)
-{
-  lua_pushstring(L, check_client(L, 1)->base_url);
-  return 1;
-}
-
 /* base_url + path. The path arrives encoded (lua/gcrun/http.lua fills in
  * parameters and the query string); an absolute URL must stay under the
  * client's base, so the token never travels to another host. */
@@ -451,7 +445,6 @@ int luaopen_gcrun_http_core(lua_State *L)
   static const luaL_Reg client_methods[] = {
     {"start", client_start},
     {"stats", client_stats},
-    {"base_url", client_base_url},
     {"close", client_gc},
     {NULL, NULL}
   };

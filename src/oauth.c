@@ -232,12 +232,6 @@ static int creds_state(lua_State *L)
   return 1;
 }
 
-static int creds_invalidate(lua_State *L)
-{
-  credentials_invalidate(check_creds(L, 1), NULL);
-  return 0;
-}
-
 static int creds_tostring(lua_State *L)
 {
   Credentials *cr = check_creds(L, 1);
@@ -478,7 +472,6 @@ int luaopen_gcrun_oauth(lua_State *L)
 {
   static const luaL_Reg methods[] = {
     {"state", creds_state},
-    {"invalidate", creds_invalidate},
     {NULL, NULL}
   };
   static const luaL_Reg funcs[] = {

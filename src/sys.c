@@ -101,13 +101,6 @@ static int sys_stat(lua_State *L)
   return push_stat(L, stat(path, &st), &st, path);
 }
 
-static int sys_lstat(lua_State *L)
-{
-  const char *path = luaL_checkstring(L, 1);
-  struct stat st;
-  return push_stat(L, lstat(path, &st), &st, path);
-}
-
 /* read(path, limit) -> contents | nil, message, errno
  * A file over the limit is refused before it is read. */
 static int sys_read(lua_State *L)
@@ -436,7 +429,6 @@ int luaopen_gcrun_sys(lua_State *L)
   static const luaL_Reg funcs[] = {
     {"dir", sys_dir},
     {"stat", sys_stat},
-    {"lstat", sys_lstat},
     {"read", sys_read},
     {"write_atomic", sys_write_atomic},
     {"open_atomic", sys_open_atomic},

@@ -216,9 +216,6 @@ function M.sleep(seconds, opts)
   check_interrupt(opts)
 end
 
--- True inside a task of http.parallel.
-function M.in_task() return current_task() ~= nil end
-
 ---------------------------------------------------------------- responses
 
 local Response = {}
@@ -348,7 +345,6 @@ function Client:request(req)
 end
 
 function Client:stats() return self.core:stats() end
-function Client:base_url() return self.core:base_url() end
 function Client:close() self.core:close() end
 
 local SafeClient = { __index = {
