@@ -108,16 +108,23 @@ static void transfer_free(Transfer *t)
   free(t);
 }
 
+/* Take a running attempt out of libcurl's hands. */
+static void stop_running(Driver *d, Transfer *t)
+{
+  curl_multi_remove_handle(d->multi, t->easy);
+  unlink_from(&d->active, t);
+  d->running--;
+  t->c->inflight--;
+  t->state = T_DONE;
+}
+
 /* Take a transfer out of the driver, wherever it is. */
 static void detach(Driver *d, Transfer *t)
 {
   if (!t->in_driver)
     return;
   if (t->state == T_RUNNING) {
-    curl_multi_remove_handle(d->multi, t->easy);
-    d->running--;
-    t->c->inflight--;
-    unlink_from(&d->queue, t);   /* not there, but harmless */
+    stop_running(d, t);
   } else if (t->state == T_QUEUED) {
     unlink_from(&d->queue, t);
   } else {
@@ -141,6 +148,11 @@ void driver_release(Driver *d)
     return;
   while (d->queue) {
     Transfer *t = d->queue;
+    detach(d, t);
+    if (!t->has_box) transfer_free(t);
+  }
+  while (d->active) {
+    Transfer *t = d->active;
     detach(d, t);
     if (!t->has_box) transfer_free(t);
   }
@@ -386,6 +398,8 @@ static int start_attempt(Driver *d, Transfer *t, double now)
     t->first_start = now;
   t->attempts++;
   d->running++;
+  t->next = d->active;
+  d->active = t;
   c->inflight++;
   c->stat_requests++;
   if (!t->is_token)
@@ -453,10 +467,7 @@ static int retry_later(Driver *d, Transfer *t, double delay, double now, const c
 static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, double now)
 {
   Client *c = t->c;
-  curl_multi_remove_handle(d->multi, t->easy);
-  d->running--;
-  c->inflight--;
-  t->state = T_DONE;
+  stop_running(d, t);
 
   if (t->is_token) {
     if (rc == CURLE_OK)
@@ -537,13 +548,22 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
   complete(d, t, now);
 }
 
-/* Fail everything that is not cleanup work after SIGINT/SIGTERM. */
+/* Fail everything that is not cleanup work after SIGINT/SIGTERM: what
+ * waits to start, and what is in flight (stopped at once, so a slow answer
+ * does not hold up the stop). */
 static void interrupt_all(Driver *d)
 {
   for (Transfer *t = d->queue, *n; t; t = n) {
     n = t->next;
     if (!t->cleanup && !t->is_token)
       fail(d, t, "interrupted", "%s %s: interrupted", t->method, t->url);
+  }
+  for (Transfer *t = d->active, *n; t; t = n) {
+    n = t->next;
+    if (!t->cleanup && !t->is_token) {
+      stop_running(d, t);
+      fail(d, t, "interrupted", "%s %s: interrupted", t->method, t->url);
+    }
   }
 }
 

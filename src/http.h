@@ -103,6 +103,7 @@ struct Driver {
   CURLM *multi;
   CURLSH *share;
   Transfer *queue;                /* waiting to start, in arrival order */
+  Transfer *active;               /* in libcurl's hands */
   Transfer *done;                 /* finished, not yet handed to Lua */
   Event *events, **events_tail;
   int running;

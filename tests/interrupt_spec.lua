@@ -68,6 +68,19 @@ describe("queue-sync interrupted", function()
     for _, m in ipairs { "PUT", "POST", "PATCH" } do assert.equal(before[m] or 0, after[m] or 0, m) end
   end)
 
+  it("stops at once on SIGINT even while an answer is slow in coming", function()
+    -- every answer takes 4 s: the token arrives at 4 s, the signal at 5 s
+    -- finds the first API reads in flight until 8 s; the run must not wait
+    local sb = h.sandbox { org = org_path, latency = 4000, state = dir .. "/slow.json" }
+    local t0 = require("gcrun.sys").clock()
+    local status = interrupted_run(sb, dir, defs, "INT", 5)
+    local took = require("gcrun.sys").clock() - t0
+    sb.stop()
+    assert.equal(130, status)
+    assert.is_true(took < 7, string.format("took %.1f s to stop with 4 s answers in flight", took))
+    assert.equal("interrupted", json.decode(h.read(dir .. "/r.json")).run.status)
+  end)
+
   it("converges after a kill -9, releasing what the killed run held", function()
     local state = dir .. "/state9.json"
     for _, delay in ipairs { 0.3, 0.9 } do
