@@ -55,6 +55,12 @@ describe("soak", function()
       assert.equal(f._editor_edits or 0, survived, "an editor's change to " .. f.name .. " was lost")
     end
     assert.is_true(stats.editor_edits > 0 and stats.lock_conflicts > 0)
+    -- the figures, as TAP diagnostics
+    io.stderr:write(string.format("# soak: %d queues, %d flows, %d requests in %.1f s; injected 503 %d, 429 %d, "
+      .. "drop %d; %d retries, %d flow conflicts, %d editor edits kept, %d lock conflicts\n",
+      #report.changes, #report.flows, stats.requests, report.run.duration_seconds, stats.injected["503"] or 0,
+      stats.injected["429"] or 0, stats.injected.drop or 0, report.run.retries, conflicts, stats.editor_edits,
+      stats.lock_conflicts))
 
     local calm = h.sandbox { org = org_path, state = state }
     local again = calm.run { "queue-sync", "--concurrency", "8", "--report", dir .. "/r2.json", dir .. "/defs" }

@@ -50,6 +50,9 @@ function M.client(tuning)
   state.client = http.client {
     base_url = config.base_url, auth = creds, cacert = o.cacert,
     concurrency = (tuning and tuning.concurrency) or 16,
+    -- as many attempts as the official Terraform provider makes (RetryMax
+    -- 20); the 120 s cap on time spent waiting still bounds a dead service
+    max_attempts = 20,
     headers = { Accept = "application/json", ["User-Agent"] = "gcrun/" .. state.version },
   }
   state.target = target or string.format("%s (%s)", config.base_url,
