@@ -139,15 +139,26 @@ describe("definitions", function()
       assert.matches("not a regular file", errs[1].reason)
     end)
 
-    it("reports an unreadable file (when not running as root)", function()
-      if sys.getuid() == 0 then
-        pending("root reads any file; this check needs an ordinary user")
-        return
-      end
+    it("reports an unreadable file and sends nothing", function()
       h.write(dir .. "/secret.json", '{"queue_id": "x"}')
       os.execute("chmod 000 " .. h.quote(dir .. "/secret.json"))
-      local _, errs = definitions.load_all { dir .. "/secret.json" }
-      assert.matches("Permission denied", errs[1].reason)
+      if sys.getuid() ~= 0 then
+        local _, errs = definitions.load_all { dir .. "/secret.json" }
+        assert.matches("Permission denied", errs[1].reason)
+        return
+      end
+      -- root reads any file: meet it as an ordinary user (nobody) would
+      local nobody = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups" }
+      if h.run({ "--version" }, { prefix = nobody }).status ~= 0 then
+        pending("the build tree is not reachable by the user nobody")
+        return
+      end
+      os.execute("chmod 755 " .. h.quote(dir))
+      local r = h.run({ "queue-sync", "--sandbox", "--sandbox-state", dir .. "/state.json", dir .. "/secret.json" },
+        { prefix = nobody, env = { HOME = dir } })
+      assert.equal(2, r.status)
+      assert.matches("secret%.json: Permission denied", r.stderr)
+      assert.matches("nothing was sent", r.stderr)
     end)
 
     it("rejects the same queue_id in two files, naming both", function()

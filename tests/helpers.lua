@@ -35,8 +35,9 @@ function M.rmtree(dir)
   end
 end
 
--- run(args, {env=, cwd=, stdin=}) -> {status=, stdout=, stderr=}
--- Runs the gcrun binary in a shell, as a user would.
+-- run(args, {env=, cwd=, stdin=, prefix=}) -> {status=, stdout=, stderr=}
+-- Runs the gcrun binary in a shell, as a user would (after the words of
+-- prefix, e.g. a setpriv command line).
 function M.run(args, opts)
   opts = opts or {}
   local dir = M.tmpdir()
@@ -48,6 +49,7 @@ function M.run(args, opts)
     if v == false then parts[#parts + 1] = "-u " .. k else sets[#sets + 1] = k .. "=" .. M.quote(v) end
   end
   table.move(sets, 1, #sets, #parts + 1, parts)
+  for _, w in ipairs(opts.prefix or {}) do parts[#parts + 1] = M.quote(w) end
   parts[#parts + 1] = M.quote(opts.bin or M.bin)
   for _, a in ipairs(args) do parts[#parts + 1] = M.quote(a) end
   local cmd = table.concat(parts, " ")
