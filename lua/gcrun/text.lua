@@ -48,4 +48,23 @@ function M.iso8601(t)
   return os.date("!%Y-%m-%dT%H:%M:%S", secs) .. string.format(".%03dZ", ms)
 end
 
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+-- base64_decode(s) -> bytes. For the credentials of a Basic Authorization
+-- header (the sandbox and test servers); characters outside the alphabet,
+-- padding included, are skipped.
+function M.base64_decode(s)
+  s = s:gsub("[^%w%+/]", "")
+  local out, bits, nbits = {}, 0, 0
+  for i = 1, #s do
+    bits = ((bits << 6) | (B64:find(s:sub(i, i), 1, true) - 1)) & 0xffff
+    nbits = nbits + 6
+    if nbits >= 8 then
+      nbits = nbits - 8
+      out[#out + 1] = string.char((bits >> nbits) & 0xff)
+    end
+  end
+  return table.concat(out)
+end
+
 return M

@@ -5,6 +5,7 @@
 -- a spec can ask afterwards what the server saw.
 local cjson = require "cjson"
 local sys = require "gcrun.sys"
+local text = require "gcrun.text"
 
 local M = {}
 
@@ -12,21 +13,6 @@ local function json(status, t, headers, opts)
   headers = headers or {}
   headers["Content-Type"] = "application/json"
   return status, headers, cjson.encode(t), opts
-end
-
-local function base64_decode(s)
-  local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  s = s:gsub("[^%w%+/=]", "")
-  return (s:gsub(".", function(c)
-    if c == "=" then return "" end
-    local v = chars:find(c, 1, true) - 1
-    local bits = ""
-    for i = 6, 1, -1 do bits = bits .. ((v >> (i - 1)) & 1) end
-    return bits
-  end):gsub("%d%d%d?%d?%d?%d?%d?%d?", function(byte)
-    if #byte ~= 8 then return "" end
-    return string.char(tonumber(byte, 2))
-  end))
 end
 
 function M.new(args)
@@ -90,7 +76,7 @@ function M:handle(req)
     local id, secret
     local auth = req.headers.authorization or ""
     if auth:match("^Basic ") then
-      id, secret = base64_decode(auth:sub(7)):match("^([^:]*):(.*)$")
+      id, secret = text.base64_decode(auth:sub(7)):match("^([^:]*):(.*)$")
     else
       local ok, body = pcall(cjson.decode, req.body)
       if ok and type(body) == "table" then id, secret = body.client_id, body.client_secret end

@@ -59,22 +59,6 @@ end
 
 ---------------------------------------------------------------- auth
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-local function base64_decode(s)
-  s = s:gsub("[^%w%+/]", "")
-  local out, bits, nbits = {}, 0, 0
-  for i = 1, #s do
-    bits = (bits << 6) | (B64:find(s:sub(i, i), 1, true) - 1)
-    nbits = nbits + 6
-    if nbits >= 8 then
-      nbits = nbits - 8
-      out[#out + 1] = string.char((bits >> nbits) & 0xff)
-    end
-  end
-  return table.concat(out)
-end
-
 local function form_decode(body)
   local t = {}
   for k, v in body:gmatch("([^&=]+)=([^&]*)") do
@@ -99,7 +83,7 @@ function Sandbox:token(req, tutorial)
     id, secret, grant = body.client_id, body.client_secret, body.grant_type
   else
     local basic = (req.headers.authorization or ""):match("^Basic%s+(.+)$")
-    if basic then id, secret = base64_decode(basic):match("^([^:]*):(.*)$") end
+    if basic then id, secret = text.base64_decode(basic):match("^([^:]*):(.*)$") end
     grant = form_decode(req.body).grant_type
   end
   if grant ~= "client_credentials" then
