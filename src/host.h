@@ -40,6 +40,11 @@ int luaopen_gcrun_jsonscan(lua_State *L);
 /* The last SIGINT/SIGTERM caught, or 0; the HTTP driver polls it. */
 int gc_interrupted(void);
 
+/* Register the metatable NAME of a userdata class: methods reachable
+ * through __index, and release as both __gc and __close, so collection
+ * and `local x <close>` free the same way. Leaves the stack as it was. */
+void gc_newclass(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction release);
+
 /* Build a structured error table {code=, message=, ...} with the module's
  * error metatable and leave it on the stack. */
 void gc_pusherror(lua_State *L, const char *code, const char *fmt, ...);

@@ -383,11 +383,12 @@ static int http_wait(lua_State *L)
   return 2;
 }
 
-static int http_redact(lua_State *L)
+/* Call fn on the string argument and return its malloc'd result. */
+static int push_transformed(lua_State *L, char *(*fn)(const char *, size_t))
 {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
-  char *r = redact_body(s, len);
+  char *r = fn(s, len);
   if (r == NULL)
     return luaL_error(L, "not enough memory");
   lua_pushstring(L, r);
@@ -395,16 +396,14 @@ static int http_redact(lua_State *L)
   return 1;
 }
 
+static int http_redact(lua_State *L)
+{
+  return push_transformed(L, redact_body);
+}
+
 static int http_encode(lua_State *L)
 {
-  size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  char *e = url_encode(s, len);
-  if (e == NULL)
-    return luaL_error(L, "not enough memory");
-  lua_pushstring(L, e);
-  free(e);
-  return 1;
+  return push_transformed(L, url_encode);
 }
 
 /* retry_after(value [, now]) -> seconds | nil (the driver's parser) */
@@ -477,24 +476,8 @@ int luaopen_gcrun_http_core(lua_State *L)
   lua_pushcfunction(L, driver_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  luaL_newmetatable(L, CLIENT_MT);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, client_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, client_gc);
-  lua_setfield(L, -2, "__close");
-  luaL_setfuncs(L, client_methods, 0);
-  lua_pop(L, 1);
-  luaL_newmetatable(L, TRANSFER_MT);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, transfer_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, transfer_gc);
-  lua_setfield(L, -2, "__close");
-  luaL_setfuncs(L, transfer_methods, 0);
-  lua_pop(L, 1);
+  gc_newclass(L, CLIENT_MT, client_methods, client_gc);
+  gc_newclass(L, TRANSFER_MT, transfer_methods, transfer_gc);
 
   lua_newtable(L);                      /* address -> transfer box, weak values */
   lua_createtable(L, 0, 1);

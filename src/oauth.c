@@ -480,16 +480,10 @@ int luaopen_gcrun_oauth(lua_State *L)
     {"region_domain", oauth_region_domain},
     {NULL, NULL}
   };
-  if (luaL_newmetatable(L, CRED_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, creds_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, creds_gc);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, creds_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
+  gc_newclass(L, CRED_MT, methods, creds_gc);
+  luaL_getmetatable(L, CRED_MT);
+  lua_pushcfunction(L, creds_tostring);
+  lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
   lua_getglobal(L, "require");
   lua_pushstring(L, "cjson");

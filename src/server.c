@@ -682,16 +682,7 @@ int luaopen_gcrun_server(lua_State *L)
     {"listen", server_listen},
     {NULL, NULL}
   };
-  if (luaL_newmetatable(L, SERVER_MT)) {
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -2, "__index");
-    luaL_setfuncs(L, methods, 0);
-    lua_pushcfunction(L, server_stop);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, server_stop);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_pop(L, 1);
+  gc_newclass(L, SERVER_MT, methods, server_stop);
   luaL_newlib(L, funcs);
   return 1;
 }

@@ -68,6 +68,20 @@ static int error_tostring(lua_State *L)
   return 1;
 }
 
+void gc_newclass(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction release)
+{
+  if (luaL_newmetatable(L, name)) {
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    luaL_setfuncs(L, methods, 0);
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+}
+
 void gc_pusherror(lua_State *L, const char *code, const char *fmt, ...)
 {
   va_list ap;

@@ -416,16 +416,7 @@ int luaopen_gcrun_sys(lua_State *L)
     {"discard", atomic_gc},
     {NULL, NULL}
   };
-  if (luaL_newmetatable(L, ATOMIC_MT)) {
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -2, "__index");
-    luaL_setfuncs(L, atomic_methods, 0);
-    lua_pushcfunction(L, atomic_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, atomic_gc);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_pop(L, 1);
+  gc_newclass(L, ATOMIC_MT, atomic_methods, atomic_gc);
   static const luaL_Reg funcs[] = {
     {"dir", sys_dir},
     {"stat", sys_stat},
