@@ -258,6 +258,15 @@ static void fail(Driver *d, Transfer *t, const char *code, const char *fmt, ...)
   complete(d, t, gc_now());
 }
 
+/* Called before each request goes on the wire, also when libcurl resends
+ * one by itself because the reused connection died before any answer. */
+static int on_prereq(void *ud, char *remote_ip, char *local_ip, int remote_port, int local_port)
+{
+  (void)remote_ip, (void)local_ip, (void)remote_port, (void)local_port;
+  ((Transfer *)ud)->sends++;
+  return CURL_PREREQFUNC_OK;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
   Transfer *t = ud;
@@ -377,6 +386,8 @@ static int start_attempt(Driver *d, Transfer *t, double now)
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->sent);
   if (strcmp(t->method, "GET") == 0) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -397,6 +408,7 @@ static int start_attempt(Driver *d, Transfer *t, double now)
   if (t->first_start == 0)
     t->first_start = now;
   t->attempts++;
+  t->sends = 0;
   d->running++;
   t->next = d->active;
   d->active = t;
@@ -464,10 +476,26 @@ static int retry_later(Driver *d, Transfer *t, double delay, double now, const c
   return 0;
 }
 
+/* libcurl resends a request by itself when a reused connection closes
+ * before any answer (only idempotent ones: the others get a fresh
+ * connection). The service saw those requests too, so they count as
+ * attempts and retries like ours. */
+static void count_resends(Driver *d, Transfer *t)
+{
+  for (; t->sends > 1; t->sends--) {
+    t->attempts++;
+    t->c->stat_requests++;
+    t->c->stat_retries++;
+    event(d, "retry: %s %s: the reused connection closed before an answer; libcurl resent the request",
+          t->method, t->url);
+  }
+}
+
 static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, double now)
 {
   Client *c = t->c;
   stop_running(d, t);
+  count_resends(d, t);
 
   if (t->is_token) {
     if (rc == CURLE_OK)

@@ -81,6 +81,7 @@ struct Transfer {
   int state;
   double enqueued, not_before, started, first_start, finished;
   int attempts, n429, auth_retried;
+  int sends;                      /* requests this attempt put on the wire */
   double retried_for;
   char *token_used;
   long status;

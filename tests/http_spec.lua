@@ -137,11 +137,22 @@ describe("gcrun.http", function()
   end)
 
   it("retries a GET after dropped connections", function()
-    -- libcurl resends by itself when a pooled connection dies unanswered,
-    -- so count on the server's side: two drops, then the answer
     local r = client():request { path = "/drop", query = { times = 2, key = "drop-get" } }
     assert.equal(200, r.status)
     assert.equal(3, hits("drop-get"))
+    assert.equal(3, r.attempts)
+  end)
+
+  it("counts libcurl's own resend on a reused connection as an attempt", function()
+    -- libcurl resends by itself when a pooled connection closes before any
+    -- answer; the service saw that request, so the count must include it
+    local c = client()
+    assert.equal(200, c:request({ path = "/echo" }).status)     -- a connection to reuse
+    local r = c:request { path = "/drop", query = { times = 1, key = "drop-reused" } }
+    assert.equal(200, r.status)
+    assert.equal(2, hits("drop-reused"))
+    assert.equal(2, r.attempts)
+    assert.equal(1, c:stats().retries)
   end)
 
   it("does not retry a POST whose request may have reached the server", function()

@@ -293,6 +293,25 @@ describe("queue-sync at scale and under faults", function()
   before_each(function() dir = h.tmpdir() end)
   after_each(function() h.rmtree(dir) end)
 
+  it("accounts in its report for every request, retry and 429 the service saw", function()
+    -- drops make libcurl resend on its own and 429s come before drops: the
+    -- report's counts must still equal what the sandbox counted
+    for seed = 1, 3 do
+      local sb = h.sandbox { faults = { ["503"] = 0.15, drop = 0.15, ["429"] = 0.2 }, flow_editor = 0.3,
+        flow_locks = 0.2, seed = seed }
+      local r = sb.run { "queue-sync", "--report", dir .. "/r.json", EXAMPLES }
+      local stats = sb.stats()
+      sb.stop()
+      assert.equal(0, r.status, r.stderr)
+      local run = json.decode(h.read(dir .. "/r.json")).run
+      local seen = 0
+      for _, n in pairs(stats.by_method) do seen = seen + n end
+      assert.equal(seen, run.requests)
+      assert.equal(stats.throttled + (stats.injected["429"] or 0), run.throttled)
+      assert.is_true(run.retries >= (stats.injected["503"] or 0) + (stats.injected["429"] or 0))
+    end
+  end)
+
   it("batches members by 100 and skills by 50", function()
     local org_path = h.org_file(dir, { users = 260, skills = 70, queues = 2, flows = 1 })
     local org = json.decode(h.read(org_path))

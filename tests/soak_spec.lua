@@ -44,7 +44,10 @@ describe("soak", function()
     for _, f in ipairs(report.flows) do conflicts = conflicts + (f.conflicts or 0) end
     assert.is_true(report.run.retries + conflicts >= injected,
       string.format("%d retries and %d conflicts for %d injected faults", report.run.retries, conflicts, injected))
-    assert.is_true(report.run.throttled >= (stats.injected["429"] or 0))
+    local seen = 0
+    for _, n in pairs(stats.by_method) do seen = seen + n end
+    assert.equal(seen, report.run.requests)
+    assert.equal(stats.throttled + (stats.injected["429"] or 0), report.run.throttled)
 
     for _, f in ipairs(final.flows) do
       assert.is_nil(f.lockedClient, f.name .. " left locked")

@@ -50,6 +50,11 @@ function M:handle(req)
   elseif path == "/drop" then
     if n <= tonumber(q.times or 1) then return 0, {}, "", { drop = true } end
     return json(200, { ok = true, attempt = n })
+  elseif path == "/throttled-drop" then
+    -- a 429 that asks for no wait, then the connection drops: an error
+    -- that carries a 429 before it
+    if n == 1 then return json(429, { message = "slow down", code = "too.many.requests" }, { ["Retry-After"] = "0" }) end
+    return 0, {}, "", { drop = true }
   elseif path == "/slow" then
     return json(200, { ok = true }, nil, { delay = tonumber(q.ms or 100) / 1000 })
   elseif path == "/ratelimit" then

@@ -65,16 +65,24 @@ function M.check(_, resp, what)
     { status = resp.status, problems = problems }), 0)
 end
 
--- run(api, req, what) -> response (2xx), else raises
-function M.run(api, req, what)
+-- send(api, req, what) -> response (any status), else raises the
+-- transport error. Both are counted: an error carries the attempts and
+-- 429s that came before it (a 429, then a dropped save), and the report
+-- must account for every one.
+function M.send(api, req, what)
   local resp, err = api.c.safe:request(req)
   if not resp then
     M.count(api, err)
-    err.message = string.format("%s: %s", what, err.message)
+    if what then err.message = string.format("%s: %s", what, err.message) end
     error(err, 0)
   end
   M.count(api, resp)
-  return M.check(api, resp, what)
+  return resp
+end
+
+-- run(api, req, what) -> response (2xx), else raises
+function M.run(api, req, what)
+  return M.check(api, M.send(api, req, what), what)
 end
 
 -- Every entity of a paged listing, following nextUri.

@@ -177,9 +177,8 @@ end
 local function set_ring(api, id, r)
   local wait, deadline = 0.25, sys.clock() + (api.opts.member_lag_wait or 10)
   while true do
-    local resp = api.c:request { method = "PATCH", path = QUEUE .. "/members/{user}",
-      params = { id = id, user = r.id }, json = { id = r.id, ringNumber = r.to } }
-    call.count(api, resp)
+    local resp = call.send(api, { method = "PATCH", path = QUEUE .. "/members/{user}",
+      params = { id = id, user = r.id }, json = { id = r.id, ringNumber = r.to } })
     if resp.status ~= 404 or sys.clock() + wait > deadline then
       return call.check(api, resp, "set ring number of " .. r.id)
     end
@@ -283,9 +282,8 @@ end
 function P:checkout(flow_id, result)
   local wait, waited = 0.25, 0
   while true do
-    local resp = self.c:request { method = "POST", path = FLOW_ACTION .. "checkout", query = { flow = flow_id },
-      idempotent = true }
-    call.count(self, resp)
+    local resp = call.send(self, { method = "POST", path = FLOW_ACTION .. "checkout", query = { flow = flow_id },
+      idempotent = true })
     if resp.status ~= 409 then return call.check(self, resp, "check out flow " .. flow_id) end
     local holder = call.problems(resp)[1].message
     result.lock_waits = (result.lock_waits or 0) + 1
@@ -316,10 +314,8 @@ function P:edit_flow(flow_id, queues, how)
       result = result, queues = queues,
       fetch = function() return self:latest(flow_id) end,
       save = function(cfg)
-        local resp = self.c:request { method = "POST", path = "/api/v2/flows/{id}/versions",
-          params = { id = flow_id }, json = cfg }
-        call.count(self, resp)
-        return resp
+        return call.send(self, { method = "POST", path = "/api/v2/flows/{id}/versions",
+          params = { id = flow_id }, json = cfg })
       end,
     }
     if r.changed then
@@ -336,7 +332,7 @@ function P:edit_flow(flow_id, queues, how)
   -- always check the flow in again, also after a failure or an interrupt
   local resp, cerr = self.c.safe:request { method = "POST", path = FLOW_ACTION .. "checkin",
     query = { flow = flow_id }, idempotent = true, cleanup = true }
-  if resp then call.count(self, resp) end
+  call.count(self, resp or cerr)
   if not resp or resp.status ~= 200 then
     result.checkin_failed = cerr and cerr.message or string.format("HTTP %d", resp.status)
   end

@@ -125,10 +125,8 @@ function P:edit_flow(flow_id, queues, how)
     save = function(flow)
       -- not retried blindly: a resent PUT whose first copy landed would
       -- meet a 409; the conflict loop refetches and sees the edit instead
-      local resp = self.c:request { method = "PUT", path = FLOW, params = { id = flow_id }, json = flow,
-        idempotent = false }
-      call.count(self, resp)
-      return resp
+      return call.send(self, { method = "PUT", path = FLOW, params = { id = flow_id }, json = flow,
+        idempotent = false })
     end,
   }
   result.status = r.changed and "updated" or "unchanged"
