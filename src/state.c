@@ -64,7 +64,18 @@ static int error_tostring(lua_State *L)
     lua_pop(L, 1);
     lua_getfield(L, 1, "code");
   }
+  if (lua_isnil(L, -1))
+    lua_pushliteral(L, "error");
   luaL_tolstring(L, -1, NULL);
+  return 1;
+}
+
+/* require "gcrun.errors.class": the one error metatable, registered here
+ * so that errors raised in C and those made in Lua (lua/gcrun/errors.lua)
+ * are of one class. */
+static int open_error_class(lua_State *L)
+{
+  luaL_getmetatable(L, "gcrun.Error");
   return 1;
 }
 
@@ -190,6 +201,7 @@ void gc_openstate(lua_State *L, const char *datadir)
   lua_pushstring(L, datadir);
   lua_setfield(L, LUA_REGISTRYINDEX, "gcrun.datadir");
 
+  preload(L, "gcrun.errors.class", open_error_class);
   preload(L, "cjson", luaopen_cjson);
   preload(L, "cjson.safe", luaopen_cjson_safe);
   preload_from(L, "gcrun.http.core", "gcrun_http.so", "luaopen_gcrun_http_core");

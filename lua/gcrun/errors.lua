@@ -6,8 +6,9 @@ local M = {}
 -- Exit statuses by error code (DESIGN.md "Errors, output, secrets").
 M.exit_codes = { usage = 2, input = 2, auth = 3, permission = 3, interrupted = 130 }
 
-local mt = { __name = "gcrun.Error" }
-mt.__tostring = function(e) return e.message or e.code or "error" end
+-- The one error class: the metatable the host registers in C, so an error
+-- raised by a native module and one made here are alike (getmetatable).
+local mt = require "gcrun.errors.class"
 
 function M.new(code, message, fields)
   local e = fields or {}
