@@ -5,7 +5,8 @@
 --   the library itself is always found.
 -- In each root R, scripts are R/scripts/NAME.lua and modules are found at
 -- R/?.lua and R/lua/?.lua (so ~/.config/gcrun/gcrun/corrections.lua
--- overrides the bundled gcrun.corrections).
+-- overrides the bundled gcrun.corrections); only policy modules can be
+-- replaced that way (M.POLICY), never the engine, transport or sandbox.
 local strict = require "gcrun.strict"
 local sys = require "gcrun.sys"
 
@@ -60,23 +61,70 @@ function M.roots(path_flags, datadir)
   return roots
 end
 
--- Put the roots in front of package.path, keeping the system's entries
--- (busted, penlight) behind them and dropping the data directory's own
--- entries, which the roots already cover in the right place.
+-- Policy modules: the only ones a root other than the data directory may
+-- replace (the rules gcrun applies, and how reports are laid out). The
+-- transport, the engine, the dialects and the sandbox are gcrun itself: a
+-- copy of gcrun.http in ~/.config/gcrun/gcrun/ is ignored, with a warning.
+M.POLICY = {
+  "gcrun.corrections", "gcrun.flows", "gcrun.mapping", "gcrun.report_md", "gcrun.report_html",
+}
+local policy = {}
+for _, name in ipairs(M.POLICY) do policy[name] = true end
+
+function M.replaceable(name)
+  return policy[name] == true or not (name == "gcrun" or name:sub(1, 6) == "gcrun.")
+end
+
+local function patterns(root)
+  return { root .. "/?.lua", root .. "/?/init.lua", root .. "/lua/?.lua", root .. "/lua/?/init.lua" }
+end
+
+local warned = {}
+
+-- package.path: the data directory, then the system's entries (busted,
+-- penlight), dropping the data directory's own entries, which come first
+-- anyway. The other roots are searched by a searcher of their own, ahead
+-- of package.path, which lets through only policy modules and modules
+-- outside the gcrun namespace (a rule file's helpers).
 function M.set_package_path(roots, datadir)
-  local entries = {}
+  local own, user = patterns(datadir), {}
   for _, r in ipairs(roots) do
-    entries[#entries + 1] = r .. "/?.lua"
-    entries[#entries + 1] = r .. "/?/init.lua"
-    entries[#entries + 1] = r .. "/lua/?.lua"
-    entries[#entries + 1] = r .. "/lua/?/init.lua"
+    if r ~= datadir then
+      for _, p in ipairs(patterns(r)) do user[#user + 1] = p end
+    end
   end
   for entry in package.path:gmatch("[^;]+") do
     if entry:sub(1, #datadir + 1) ~= datadir .. "/" then
-      entries[#entries + 1] = entry
+      own[#own + 1] = entry
     end
   end
-  package.path = table.concat(entries, ";")
+  package.path = table.concat(own, ";")
+  local user_path = table.concat(user, ";")
+  if M.searcher then
+    for i, f in ipairs(package.searchers) do
+      if f == M.searcher then table.remove(package.searchers, i); break end
+    end
+  end
+  M.searcher = function(name)
+    if user_path == "" then return nil end
+    local found = package.searchpath(name, user_path)
+    if not found then return nil end
+    if not M.replaceable(name) then
+      if not warned[found] then
+        warned[found] = true
+        require("gcrun.log").warn(string.format("%s is ignored: %s is part of gcrun (engine, transport or " ..
+          "sandbox) and cannot be replaced; only policy modules can (%s) and scripts", found, name,
+          table.concat(M.POLICY, ", ")))
+      end
+      return "\n\t" .. found .. " is ignored (" .. name .. " cannot be replaced)"
+    end
+    local fn, err = loadfile(found)
+    if not fn then
+      error(string.format("error loading module '%s' from file '%s':\n\t%s", name, found, err), 0)
+    end
+    return fn, found
+  end
+  table.insert(package.searchers, 2, M.searcher)
 end
 
 function M.is_name(s)
