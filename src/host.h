@@ -45,6 +45,11 @@ int gc_interrupted(void);
  * and `local x <close>` free the same way. Leaves the stack as it was. */
 void gc_newclass(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction release);
 
+/* The one backoff: the wait before attempt `attempt` + 1, a fraction of
+ * the capped exponential base * 2^(attempt-1) (full jitter: fraction is
+ * uniform in [0, 1); 1 gives the ceiling itself). retry.c. */
+double gc_backoff(int attempt, double base, double cap, double fraction);
+
 /* Build a structured error table {code=, message=, ...} with the module's
  * error metatable and leave it on the stack. */
 void gc_pusherror(lua_State *L, const char *code, const char *fmt, ...);

@@ -1,7 +1,9 @@
-/* gcrun.retry: the optimistic-concurrency loop. Fetch the resource, let
- * Lua modify it, submit; on a conflict (409, a 400 saying the version does
- * not match, or a submit whose outcome is unknown) fetch again, reapply and
- * resubmit after a backoff; a 429 or 5xx answer to the submit the same way.
+/* gcrun.retry: the optimistic-concurrency loop, and the one backoff every
+ * retry in gcrun uses. Fetch the resource, let Lua modify it, submit; on a
+ * conflict (what the caller's `conflict` predicate says is one, by default
+ * 409, 429, 502, 503, 504; or a submit whose outcome is unknown) fetch
+ * again, reapply and resubmit after a backoff. The caller also passes how
+ * to sleep: this module knows no service and requires no Lua module.
  * A modify that finds nothing left to change ends
  * the loop: the edit is already there, so it is never applied twice.
  *
@@ -13,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "host.h"
 
@@ -63,19 +66,42 @@ static int finish(lua_State *L, int changed)
   return 1;
 }
 
-/* Go round again: a conflict (409, or a 400 saying the version does not
- * match), or an answer saying the submit was not processed at all (429,
- * 502, 503, 504), which a refetch shows and a resubmit repairs. */
+double gc_backoff(int attempt, double base, double cap, double fraction)
+{
+  if (attempt < 1)
+    attempt = 1;
+  double ceiling = base * ldexp(1.0, attempt > 60 ? 60 : attempt - 1);
+  if (ceiling > cap)
+    ceiling = cap;
+  return ceiling * fraction;
+}
+
+/* xorshift64*: jitter needs to be spread out, not unpredictable */
+static double rand01(void)
+{
+  static unsigned long long x;
+  if (x == 0)
+    x = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^ 0x9E3779B97F4A7C15ULL;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* Go round again? The caller's predicate decides (a service's way of
+ * saying "version mismatch" is the dialect's business); without one, a
+ * 409, or an answer saying the submit was not processed at all (429, 502,
+ * 503, 504), which a refetch shows and a resubmit repairs. */
 static int is_conflict(lua_State *L, int resp, lua_Integer status)
 {
-  if (status == 409 || status == 429 || status == 502 || status == 503 || status == 504)
-    return 1;
-  if (status != 400)
-    return 0;
-  lua_getfield(L, resp, "body");
-  const char *body = lua_tostring(L, -1);
-  int v = body && (strstr(body, "does not match the current version") ||
-                   strstr(body, "version.validate.failed"));
+  lua_getfield(L, OPTS, "conflict");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return status == 409 || status == 429 || status == 502 || status == 503 || status == 504;
+  }
+  lua_pushvalue(L, resp);
+  lua_call(L, 1, 1);            /* a predicate: it must not yield */
+  int v = lua_toboolean(L, -1);
   lua_pop(L, 1);
   return v;
 }
@@ -94,22 +120,9 @@ static int conflict(lua_State *L)
     lua_setfield(L, -2, "attempts");
     return lua_error(L);
   }
-  double base = get_num(L, OPTS, "backoff_base", 0.2);
-  double cap = get_num(L, OPTS, "backoff_cap", 5);
-  double ceiling = base * ldexp(1.0, (int)attempts - 1);
-  if (ceiling > cap) ceiling = cap;
-  /* full jitter; the spread matters, not unpredictability */
-  unsigned long x = (unsigned long)clock() * 2654435761UL + (unsigned long)attempts * 40503UL;
-  double delay = ceiling * (double)(x % 1000) / 1000.0;
+  double delay = gc_backoff((int)attempts, get_num(L, OPTS, "backoff_base", 0.2),
+                            get_num(L, OPTS, "backoff_cap", 5), rand01());
   lua_getfield(L, OPTS, "sleep");
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "gcrun.http");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "sleep");
-    lua_remove(L, -2);
-  }
   lua_pushnumber(L, delay);
   lua_callk(L, 1, 0, PH_SLEEP, step);
   return step(L, LUA_OK, PH_SLEEP);
@@ -188,20 +201,26 @@ static int step(lua_State *L, int status, lua_KContext ctx)
   return luaL_error(L, "retry.on_conflict: bad state");
 }
 
-/* on_conflict{fetch=, modify=, submit=, attempts=5, backoff_base=0.2,
- *             backoff_cap=5, sleep=} -> {value=, changed=, attempts=,
- *             conflicts=, response=, unknown=} */
+/* on_conflict{fetch=, modify=, submit=, sleep=, conflict=, attempts=5,
+ *             backoff_base=0.2, backoff_cap=5} -> {value=, changed=,
+ *             attempts=, conflicts=, response=, unknown=}
+ * sleep(seconds) waits (gcrun.http.sleep lets other tasks run meanwhile);
+ * conflict(response) -> true to go round again. */
 static int retry_on_conflict(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  static const char *const fns[] = {"fetch", "modify", "submit"};
-  for (int i = 0; i < 3; i++) {
+  static const char *const fns[] = {"fetch", "modify", "submit", "sleep"};
+  for (int i = 0; i < 4; i++) {
     lua_getfield(L, 1, fns[i]);
     if (!lua_isfunction(L, -1))
       return luaL_error(L, "retry.on_conflict needs a %s function", fns[i]);
     lua_pop(L, 1);
   }
+  lua_getfield(L, 1, "conflict");
+  if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+    return luaL_error(L, "retry.on_conflict: conflict must be a function");
+  lua_pop(L, 1);
   lua_createtable(L, 0, 6);                 /* STATE */
   set_int(L, "attempts", 0);
   set_int(L, "conflicts", 0);
@@ -210,10 +229,25 @@ static int retry_on_conflict(lua_State *L)
   return call_fetch(L);
 }
 
+/* backoff(attempt, base, cap [, fraction]) -> seconds to wait before the
+ * next attempt; fraction defaults to a random one (full jitter), 1 gives
+ * the plain capped exponential. */
+static int retry_backoff(lua_State *L)
+{
+  lua_Integer attempt = luaL_checkinteger(L, 1);
+  double base = luaL_checknumber(L, 2), cap = luaL_checknumber(L, 3);
+  double fraction = lua_isnoneornil(L, 4) ? rand01() : luaL_checknumber(L, 4);
+  if (!(base >= 0) || !(cap >= 0) || isinf(base) || isinf(cap) || !(fraction >= 0 && fraction <= 1))
+    return luaL_error(L, "backoff: base and cap must be non-negative numbers, fraction in [0, 1]");
+  lua_pushnumber(L, gc_backoff(attempt > 1000 ? 1000 : (int)attempt, base, cap, fraction));
+  return 1;
+}
+
 int luaopen_gcrun_retry(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
     {"on_conflict", retry_on_conflict},
+    {"backoff", retry_backoff},
     {NULL, NULL}
   };
   luaL_newlib(L, funcs);

@@ -56,10 +56,15 @@ describe("gcrun.retry.on_conflict", function()
     assert.same({ "other", "other", "mine" }, s.doc.items)
   end)
 
-  it("treats a 400 saying the version does not match as a conflict", function()
+  it("asks the caller's predicate what a conflict is (a 400 saying the version does not match)", function()
     local n = 0
+    local seen = {}
     local r = retry.on_conflict {
       fetch = function() return {} end, modify = function() return true end, sleep = no_sleep,
+      conflict = function(resp)
+        seen[#seen + 1] = resp.status
+        return resp.status == 400 and resp.body:find("does not match the current version", 1, true) ~= nil
+      end,
       submit = function()
         n = n + 1
         if n == 1 then return { status = 400, body = '{"message":"Version 3 does not match the current version 4"}' } end
@@ -67,6 +72,57 @@ describe("gcrun.retry.on_conflict", function()
       end,
     }
     assert.equal(2, r.attempts)
+    assert.same({ 400 }, seen)           -- asked about the refusal, not the success
+  end)
+
+  it("without a predicate a 400 is no conflict, whatever its text: C knows no service wording", function()
+    local ok, err = pcall(retry.on_conflict, {
+      fetch = function() return {} end, modify = function() return true end, sleep = no_sleep,
+      submit = function() return { status = 400, body = '{"message":"Version 3 does not match the current version 4"}' } end,
+    })
+    assert.is_false(ok)
+    assert.equal("http", err.code)
+    assert.equal(400, err.status)
+  end)
+
+  it("a predicate that says no ends the loop, even on a 409", function()
+    local ok, err = pcall(retry.on_conflict, {
+      fetch = function() return {} end, modify = function() return true end, sleep = no_sleep,
+      conflict = function() return false end,
+      submit = function() return { status = 409, body = "" } end,
+    })
+    assert.is_false(ok)
+    assert.equal(409, err.status)
+  end)
+
+  it("needs the caller's sleep: it requires no Lua module itself", function()
+    local ok, err = pcall(retry.on_conflict, {
+      fetch = function() return {} end, modify = function() return true end,
+      submit = function() return { status = 200, body = "" } end,
+    })
+    assert.is_false(ok)
+    assert.matches("needs a sleep function", tostring(err))
+  end)
+
+  it("waits as the one backoff says: capped exponential, full jitter below it", function()
+    local waits = {}
+    pcall(retry.on_conflict, {
+      fetch = function() return {} end, modify = function() return true end, attempts = 6,
+      sleep = function(s) waits[#waits + 1] = s end, backoff_base = 1, backoff_cap = 4,
+      submit = function() return { status = 409, body = "" } end,
+    })
+    assert.equal(5, #waits)
+    for i, w in ipairs(waits) do
+      assert.is_true(w >= 0 and w < math.min(4, 2 ^ (i - 1)), "wait " .. i .. " was " .. w)
+    end
+    assert.equal(0.25, retry.backoff(1, 0.25, 2, 1))
+    assert.equal(1, retry.backoff(3, 0.25, 2, 1))
+    assert.equal(2, retry.backoff(5, 0.25, 2, 1))
+    assert.equal(0.5, retry.backoff(3, 0.25, 2, 0.5))
+    for _ = 1, 50 do
+      local w = retry.backoff(4, 1, 30)
+      assert.is_true(w >= 0 and w < 8)
+    end
   end)
 
   it("resubmits after a 503 or 429 answer to the submit, which was not processed", function()
@@ -143,7 +199,7 @@ describe("gcrun.retry.on_conflict", function()
         fetch = function() return c:request({ path = "/doc", query = { key = key, interfere = 2 } }):json() end,
         modify = add_mine,
         submit = function(doc) return c:request { method = "PUT", path = "/doc", query = { key = key }, json = doc } end,
-        backoff_base = 0.01,
+        sleep = http.sleep, backoff_base = 0.01,
       }
       local final = c:request({ path = "/doc", query = { key = key } }):json()
       return { attempts = r.attempts, items = final.items }

@@ -3,6 +3,7 @@
 -- gets the edit saved, the same in both dialects. The edit is idempotent:
 -- a second pass finds nothing to change, which is how the loop knows an
 -- edit has landed.
+local http = require "gcrun.http"
 local json = require "gcrun.json"
 local retry = require "gcrun.retry"
 
@@ -44,6 +45,19 @@ function M.prepare(result, first, queues, how)
   return true
 end
 
+-- What counts as a conflict for a flow save (the native loop knows no
+-- service): 409; a 400 saying the version does not match, as the Platform
+-- API answers a stale configuration version; and an answer saying the save
+-- was not processed at all (429, 502, 503, 504), which a refetch shows and
+-- a resubmit repairs.
+function M.is_conflict(resp)
+  local s = resp.status
+  if s == 409 or s == 429 or s == 502 or s == 503 or s == 504 then return true end
+  local body = s == 400 and type(resp.body) == "string" and resp.body or ""
+  return body:find("does not match the current version", 1, true) ~= nil
+    or body:find("version.validate.failed", 1, true) ~= nil
+end
+
 -- converge{fetch=, save=, queues=, before_save=, result=} -> the loop's
 -- outcome: fetch the latest configuration, edit it, save it (on a conflict
 -- or an unknown outcome, again from a fresh fetch). Fills result.changes,
@@ -61,6 +75,8 @@ function M.converge(o)
       return #changes > 0
     end,
     submit = o.save,
+    conflict = M.is_conflict,
+    sleep = http.sleep,
     attempts = 8,
   }
   o.result.attempts, o.result.conflicts, o.result.unknown_outcome = r.attempts, r.conflicts, r.unknown or nil
