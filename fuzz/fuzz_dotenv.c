@@ -8,13 +8,16 @@
 static void seen(const char *key, size_t klen, const char *value, size_t vlen, void *ud)
 {
   (void)ud;
-  if (klen == 0 || strlen(value) > vlen)   /* NUL-terminated at vlen at most */
+  if (klen == 0 || strlen(value) > vlen || value[vlen] != '\0')   /* NUL-terminated at vlen */
     abort();
   (void)key;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  dotenv_parse((const char *)data, size, seen, NULL);
+  int first_bad = 0;
+  int bad = dotenv_parse((const char *)data, size, seen, NULL, &first_bad);
+  if ((bad > 0) != (first_bad > 0))
+    abort();
   return 0;
 }

@@ -1,6 +1,7 @@
 /* The .env reader: KEY=VALUE lines as dotenv tools write them. Comments
  * (#), blank lines, an optional `export `, single quotes (literal), double
- * quotes (with \n \t \" \\ escapes), unquoted values up to a ` #` comment. */
+ * quotes (with \n \t \" \\ escapes), unquoted values up to a ` #` comment,
+ * and a UTF-8 byte order mark before the first line. */
 #include "config.h"
 
 #include <ctype.h>
@@ -49,14 +50,21 @@ static int decode_value(const char *p, const char *end, char *out, size_t *outle
   return 0;
 }
 
-int dotenv_parse(const char *text, size_t len, dotenv_cb cb, void *ud)
+int dotenv_parse(const char *text, size_t len, dotenv_cb cb, void *ud, int *first_bad)
 {
-  int bad = 0;
+  int bad = 0, line = 0;
   char *value = malloc(len + 1);
   if (value == NULL)
     return -1;
+  if (first_bad)
+    *first_bad = 0;
   const char *p = text, *end = text + len;
+  /* editors on Windows start UTF-8 files with a byte order mark; read
+   * as text it would hide the first key */
+  if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+    p += 3;
   while (p < end) {
+    line++;
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     const char *line_end = eol ? eol : end;
     const char *q = p;
@@ -77,8 +85,8 @@ int dotenv_parse(const char *text, size_t len, dotenv_cb cb, void *ud)
       if (klen > 0 && q < line_end && *q == '=' &&
           decode_value(q + 1, line_end, value, &vlen) == 0)
         cb(k, klen, value, vlen, ud);
-      else
-        bad++;
+      else if (bad++ == 0 && first_bad)
+        *first_bad = line;
     }
     p = eol ? eol + 1 : end;
   }

@@ -66,6 +66,28 @@ Driver *driver_new(void)
   return d;
 }
 
+void credentials_release(Credentials *cr)
+{
+  if (cr == NULL || --cr->refs > 0)
+    return;
+  free(cr->failure);
+  cr->ops->free(cr);
+}
+
+/* A client is released here, with the driver it holds, so that the
+ * binding (http.c) calls the driver and never the other way round. */
+void client_release(Client *c)
+{
+  if (c == NULL || --c->refs > 0)
+    return;
+  free(c->base_url);
+  free(c->cacert);
+  curl_slist_free_all(c->headers);
+  credentials_release(c->auth);
+  driver_release(c->d);
+  free(c);
+}
+
 static void unlink_from(Transfer **list, Transfer *t)
 {
   for (Transfer **p = list; *p; p = &(*p)->next)
@@ -341,7 +363,9 @@ static int start_attempt(Driver *d, Transfer *t, double now)
   free(t->token_used);
   t->token_used = NULL;
   if (t->needs_auth && c->auth) {
-    const char *tok = c->auth->static_token ? c->auth->static_token : c->auth->token;
+    const char *tok = c->auth->ops->bearer(c->auth, now);
+    if (tok == NULL)
+      return -1;
     size_t n = strlen(tok) + 32;
     char *line = malloc(n);
     if (line == NULL)
@@ -368,10 +392,14 @@ static int start_attempt(Driver *d, Transfer *t, double now)
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   if (c->cacert)
     curl_easy_setopt(e, CURLOPT_CAINFO, c->cacert);
-  if (t->basic_auth && t->token_for) {
-    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(e, CURLOPT_USERNAME, t->token_for->client_id);
-    curl_easy_setopt(e, CURLOPT_PASSWORD, t->token_for->client_secret);
+  if (t->is_token && t->token_for) {
+    TokenRequest rq = {0};
+    t->token_for->ops->token_request(t->token_for, &rq);
+    if (rq.basic_user && rq.basic_password) {
+      curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+      curl_easy_setopt(e, CURLOPT_USERNAME, rq.basic_user);
+      curl_easy_setopt(e, CURLOPT_PASSWORD, rq.basic_password);
+    }
   }
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   /* libcurl silently resends a request whose reused connection died
@@ -439,13 +467,10 @@ static int classify(CURLcode rc)
   }
 }
 
-/* Full jitter: a uniform wait below the capped exponential. */
+/* Full jitter below the capped exponential: the one backoff (retry.c). */
 static double backoff(Driver *d, Client *c, int attempt)
 {
-  double ceiling = c->backoff_base * ldexp(1.0, attempt - 1);
-  if (ceiling > c->backoff_cap)
-    ceiling = c->backoff_cap;
-  return ceiling * rand01(d);
+  return gc_backoff(attempt, c->backoff_base, c->backoff_cap, rand01(d));
 }
 
 /* Schedule another attempt after `delay` if the caps allow; 0 if not, with
@@ -511,7 +536,11 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
     t->in_driver = 0;
     if (cr->refreshing == t)
       cr->refreshing = NULL;
-    credentials_token_done(cr, t, L, now);
+    TokenAnswer a = { t->err_code ? 0 : t->status, t->resp_body.data ? t->resp_body.data : "",
+                      t->resp_body.len, t->err_code ? (t->err_msg ? t->err_msg : "transfer failed") : NULL,
+                      t->gave_up };
+    cr->refreshes++;
+    cr->ops->token_done(cr, &a, L, now);
     transfer_free(t);
     return;
   }
@@ -547,9 +576,9 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
   read_ratelimit(t, now);
 
-  if (t->status == 401 && t->needs_auth && c->auth && !c->auth->static_token && !t->auth_retried) {
+  if (t->status == 401 && t->needs_auth && c->auth && c->auth->refreshable && !t->auth_retried) {
     t->auth_retried = 1;
-    credentials_invalidate(c->auth, t->token_used);
+    c->auth->ops->invalidate(c->auth, t->token_used);
     t->not_before = now;
     t->state = T_QUEUED;
     append(&d->queue, t);
@@ -595,6 +624,38 @@ static void interrupt_all(Driver *d)
   }
 }
 
+/* The token request, built from what the credentials describe. */
+static Transfer *token_transfer(Client *c, Credentials *cr)
+{
+  TokenRequest rq = {0};
+  cr->ops->token_request(cr, &rq);
+  Transfer *t = transfer_new(c, "POST", rq.url);
+  if (t == NULL)
+    return NULL;
+  t->is_token = 1;
+  t->idempotent = 1;          /* asking for a token twice is harmless */
+  t->token_for = cr;
+  cr->refs++;
+  t->body = malloc(rq.body_len + 1);
+  if (t->body) {
+    memcpy(t->body, rq.body ? rq.body : "", rq.body_len);
+    t->body[rq.body_len] = '\0';
+  }
+  t->body_len = rq.body_len;
+  char ctype[128];
+  snprintf(ctype, sizeof ctype, "Content-Type: %s", rq.content_type ? rq.content_type : "application/json");
+  struct curl_slist *accept = curl_slist_append(NULL, "Accept: application/json");
+  t->headers = accept ? curl_slist_append(accept, ctype) : NULL;
+  if (t->headers == NULL)
+    curl_slist_free_all(accept);
+  if (t->body == NULL || t->headers == NULL) {
+    transfer_release(t);
+    return NULL;
+  }
+  cr->refreshing = t;
+  return t;
+}
+
 /* Start what may start now; return when the next queued transfer becomes
  * eligible by time (HUGE_VAL when none waits for time). */
 static double pump(Driver *d, double now)
@@ -610,15 +671,14 @@ static double pump(Driver *d, double now)
     }
     if (c->inflight >= c->concurrency)
       continue;
-    if (t->needs_auth && c->auth && !c->auth->static_token &&
-        !credentials_token_valid(c->auth, now)) {
+    if (t->needs_auth && c->auth && c->auth->refreshable && c->auth->ops->bearer(c->auth, now) == NULL) {
       Credentials *cr = c->auth;
       if (cr->failure && cr->failure_at >= t->enqueued) {
         fail(d, t, "auth", "%s", cr->failure);
         continue;
       }
       if (cr->refreshing == NULL) {
-        Transfer *tok = credentials_token_request(d, c, cr);
+        Transfer *tok = token_transfer(c, cr);
         if (tok == NULL) {
           fail(d, t, "auth", "cannot build the token request: out of memory");
           continue;

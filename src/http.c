@@ -21,18 +21,6 @@ typedef struct { Driver *d; } DriverBox;
 typedef struct { Client *c; } ClientBox;
 typedef struct { Transfer *t; } TransferBox;
 
-void client_release(Client *c)
-{
-  if (c == NULL || --c->refs > 0)
-    return;
-  free(c->base_url);
-  free(c->cacert);
-  curl_slist_free_all(c->headers);
-  credentials_release(c->auth);
-  driver_release(c->d);
-  free(c);
-}
-
 static Driver *upvalue_driver(lua_State *L)
 {
   DriverBox *b = lua_touserdata(L, lua_upvalueindex(1));
@@ -463,14 +451,6 @@ int luaopen_gcrun_http_core(lua_State *L)
     {"versions", http_versions},
     {NULL, NULL}
   };
-
-  /* cjson.safe's decoder, for token responses parsed inside the driver */
-  lua_getglobal(L, "require");
-  lua_pushstring(L, "cjson.safe");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "decode");
-  lua_setfield(L, LUA_REGISTRYINDEX, "gcrun.http.decode");
-  lua_pop(L, 1);
 
   luaL_newmetatable(L, DRIVER_MT);
   lua_pushcfunction(L, driver_gc);

@@ -23,24 +23,50 @@ typedef struct Credentials Credentials;
 
 enum { T_QUEUED, T_RUNNING, T_DONE };
 
-/* OAuth client credentials and their token cache (oauth.c). The secret
- * and the token live only here, in C memory, and are wiped when freed. */
+/* Credentials as the driver sees them: a small interface, so the driver
+ * knows nothing of how a token is obtained (oauth.c implements it; the
+ * driver never calls oauth.c and oauth.c never calls the driver). */
+typedef struct TokenRequest {
+  const char *url;
+  const char *body;                 /* may hold the secret: copied, then wiped */
+  size_t body_len;
+  const char *content_type;
+  const char *basic_user, *basic_password;   /* Basic authentication, or NULL */
+} TokenRequest;
+
+typedef struct TokenAnswer {
+  long status;                      /* 0 when the transfer failed */
+  const char *body;
+  size_t body_len;
+  const char *error;                /* the transport error, or NULL */
+  const char *gave_up;              /* why retrying stopped, or NULL */
+} TokenAnswer;
+
+typedef struct CredentialsOps {
+  /* the bearer token to send now, or NULL when a refresh is due */
+  const char *(*bearer)(Credentials *cr, double now);
+  /* describe the token request; the pointers live as long as cr */
+  void (*token_request)(Credentials *cr, TokenRequest *out);
+  /* the token request finished (L only for protected JSON decoding);
+   * on failure the implementation sets cr->failure */
+  void (*token_done)(Credentials *cr, const TokenAnswer *a, lua_State *L, double now);
+  /* a 401 answered a request sent with token_used */
+  void (*invalidate)(Credentials *cr, const char *token_used);
+  void (*free)(Credentials *cr);
+} CredentialsOps;
+
 struct Credentials {
-  char *client_id;
-  char *client_secret;
-  char *static_token;      /* a given access token: used as is, never refreshed */
-  char *token_url;
-  char *token_body;        /* the token request's body (holds the secret) */
-  int tutorial;            /* token request in the tutorial's JSON format */
-  char *token;             /* current bearer token, or NULL */
-  double expires_at;       /* monotonic time the token stops being used */
-  Transfer *refreshing;    /* the token request in flight, if any */
-  char *failure;           /* why the last refresh failed, or NULL */
+  const CredentialsOps *ops;
+  int refreshable;                  /* 0: a given token, used as is */
+  Transfer *refreshing;             /* the token request in flight, if any */
+  char *failure;                    /* why the last refresh failed, or NULL */
   int failure_status;
   double failure_at;
   long refreshes;
-  int refs;                /* the Lua handle and every client using it */
+  int refs;                         /* the Lua handle and every client and token request */
 };
+
+void credentials_release(Credentials *cr);   /* driver.c: drops a reference */
 
 struct Client {
   Driver *d;
@@ -76,8 +102,7 @@ struct Transfer {
   struct curl_slist *sent;        /* headers of the attempt in flight */
   int idempotent, cleanup, needs_auth;
   int is_token;                   /* an internal token request */
-  int basic_auth;                 /* send the client id and secret as Basic */
-  Credentials *token_for;
+  Credentials *token_for;         /* a token request: whose */
   int state;
   double enqueued, not_before, started, first_start, finished;
   int attempts, n429, auth_retried;
@@ -124,7 +149,6 @@ void driver_wait(Driver *d, lua_State *L, double timeout);
 Transfer *driver_take_done(Driver *d);    /* the caller then owns it via its box */
 Event *driver_take_events(Driver *d);
 void client_release(Client *c);
-void credentials_release(Credentials *cr);
 
 /* headers.c: pure parsers, fuzzed */
 double parse_retry_after(const char *value, double now_wall);  /* seconds, or -1 */
@@ -138,10 +162,6 @@ char *url_encode(const char *s, size_t len);   /* malloc'd, NULL on no memory */
 char *redact_body(const char *body, size_t len);   /* malloc'd copy with secrets masked */
 
 /* oauth.c */
-int credentials_token_valid(const Credentials *cr, double now);
-Transfer *credentials_token_request(Driver *d, Client *c, Credentials *cr);
-void credentials_token_done(Credentials *cr, Transfer *t, lua_State *L, double now);
-void credentials_invalidate(Credentials *cr, const char *token_used);
 Credentials *gc_credentials(lua_State *L, int index);   /* NULL if not credentials */
 
 #endif

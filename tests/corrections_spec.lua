@@ -22,7 +22,8 @@ end
 -- The problems of a 400 answer the sandbox gives to this request.
 local function problems_for(sb, api, req)
   local _, creds = oauth.resolve { base_url = sb.url .. (api == "tutorial" and "/tutorial" or ""),
-    client_id = sb.client_id, client_secret = sb.client_secret, env_file = false, api = api }
+    client_id = sb.client_id, client_secret = sb.client_secret, env_file = false,
+    token = require("gcrun.api." .. api).token }
   local c = http.client { base_url = sb.url, auth = creds, max_attempts = 1 }
   local resp = c:request(req)
   assert.equal(400, resp.status)

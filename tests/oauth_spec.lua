@@ -58,9 +58,23 @@ describe("gcrun.oauth tokens", function()
     assert.equal(2, creds:state().refreshes)
   end)
 
-  it("uses the tutorial's JSON token request for the tutorial dialect", function()
-    local c = client(nil, { api = "tutorial" })
+  it("asks for tokens the way each dialect says: Basic on /oauth/token, or the tutorial's JSON body", function()
+    local c = client(nil, { token = require("gcrun.api.tutorial").token })
     assert.equal(200, c:request({ path = "/protected" }).status)
+    local p = client(nil, { token = require("gcrun.api.platform").token })
+    assert.equal(200, p:request({ path = "/protected" }).status)
+    local seen = c:request({ path = "/token-requests", auth = false }):json().requests
+    assert.same({
+      { path = "/api/v2/oauth/token", basic = false, content_type = "application/json", body_is_json = true },
+      { path = "/oauth/token", basic = true, content_type = "application/x-www-form-urlencoded", body_is_json = false },
+    }, seen)
+  end)
+
+  it("refuses the former api= option: the token's shape comes from the dialect", function()
+    local ok, err = pcall(oauth.resolve, { base_url = srv:url(), client_id = "cid", client_secret = "x",
+      env_file = false, api = "tutorial" })
+    assert.is_false(ok)
+    assert.matches("unknown option 'api'", tostring(err))
   end)
 
   it("fails every waiting request with a clear error on bad credentials", function()
@@ -130,10 +144,10 @@ describe("gcrun.oauth settings", function()
     assert.is_nil(oauth.region_domain("mars-north-1"))
   end)
 
-  it("rejects an unknown region with exit status 3", function()
+  it("rejects an unknown region as a usage error (exit status 2)", function()
     local r = h.run({ "-e", "require('gcrun.oauth').resolve{ region = 'mars-north-1', client_id = 'a', client_secret = 'b' }" },
       { cwd = dir })
-    assert.equal(3, r.status)
+    assert.equal(2, r.status)
     assert.matches("unknown region 'mars%-north%-1'", r.stderr)
   end)
 
@@ -159,12 +173,16 @@ describe("gcrun.oauth settings", function()
   it("understands .env quoting, comments and export", function()
     h.write(dir .. "/.env", table.concat({
       "# a comment", "", "export GENESYSCLOUD_OAUTHCLIENT_ID='quoted id'  # trailing comment",
-      'GENESYSCLOUD_OAUTHCLIENT_SECRET="s\\"x"', "not a line", "GENESYSCLOUD_REGION = eu-west-2",
+      'GENESYSCLOUD_OAUTHCLIENT_SECRET="s\\"x"', "GENESYSCLOUD_REGION = eu-west-2",
     }, "\n"))
     os.execute("chmod 600 " .. h.quote(dir .. "/.env"))
     local r = resolve {}
-    assert.matches("^quoted id\t%.env\t%.env\thttps://api%.euw2%.pure%.cloud", r.stdout)
-    assert.matches("warning: %.env: 1 line%(s%) are not KEY=VALUE", r.stdout)
+    assert.equal("quoted id\t.env\t.env\thttps://api.euw2.pure.cloud\thttps://login.euw2.pure.cloud\n", r.stdout)
+    -- a line that is not KEY=VALUE is an error naming it, never skipped
+    h.write(dir .. "/.env", "GENESYSCLOUD_OAUTHCLIENT_ID=a\nnot a line\nGENESYSCLOUD_REGION=eu-west-2\n")
+    r = resolve {}
+    assert.equal(2, r.status)
+    assert.matches("%.env:2: this line is not KEY=VALUE and cannot be read %(1 such line%)", r.stderr)
   end)
 
   it("warns when .env is readable by everyone", function()

@@ -19,7 +19,8 @@ local function start(opts)
   opts.org = opts.org or (h.srcdir .. "/examples/sandbox-org.json")
   local sb = launch.start(opts)
   local _, creds = oauth.resolve { base_url = sb.url .. (opts.tutorial and "/tutorial" or ""),
-    client_id = sb.client_id, client_secret = sb.client_secret, env_file = false, api = opts.tutorial and "tutorial" }
+    client_id = sb.client_id, client_secret = sb.client_secret, env_file = false,
+    token = opts.tutorial and require("gcrun.api.tutorial").token or nil }
   sb.client = http.client { base_url = sb.url, auth = creds, max_attempts = opts.attempts or 1, concurrency = 16,
     pace = not opts.no_pacing }
   sb.raw = http.client { base_url = sb.url, max_attempts = 1 }

@@ -30,6 +30,7 @@ M.COMMON = options.merge(OUTPUT, options.compile {
   { "region=REGION", "Genesys Cloud region or domain (us-east-1, eu-west-1, mypurecloud.ie, ...)" },
   { "base-url=URL", "API base URL, instead of --region" },
   { "client-id=ID", "OAuth client id (the secret is read from the environment or .env only)" },
+  { "profile=NAME", "the org of profile NAME in ~/.config/gcrun/profiles (region, client, where the secret is)" },
   { "api=DIALECT", "wire format", choices = { "platform", "tutorial" } },
   { "cacert=FILE", "trust the CA certificate(s) in FILE" },
   { "dry-run", "make no changes (scripts see gc.dry_run)" },

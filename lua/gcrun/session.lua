@@ -30,8 +30,11 @@ function M.client(tuning)
   local oauth = require "gcrun.oauth"
   local o = state.opts
   local api = o.api or "platform"
+  -- the dialect says how its token is asked for; C knows no dialect
+  local token = require("gcrun.api." .. api).token
   local resolve = {
-    client_id = o["client-id"], region = o.region, base_url = o["base-url"], api = api,
+    client_id = o["client-id"], region = o.region, base_url = o["base-url"], token = token,
+    profile = o.profile,
   }
   local target
   if o.sandbox then
@@ -39,7 +42,7 @@ function M.client(tuning)
     local sb = launch.start { state = o["sandbox-state"] }
     state.sandbox = sb
     resolve = {
-      base_url = sb.url .. (api == "tutorial" and "/tutorial" or ""), api = api,
+      base_url = sb.url .. (api == "tutorial" and "/tutorial" or ""), token = token,
       client_id = sb.client_id, client_secret = sb.client_secret, env_file = false,
     }
     target = "sandbox org at " .. sb.url .. " (state " .. sb.state .. ")"
@@ -55,7 +58,8 @@ function M.client(tuning)
     max_attempts = 20,
     headers = { Accept = "application/json", ["User-Agent"] = "gcrun/" .. state.version },
   }
-  state.target = target or string.format("%s (%s)", config.base_url,
+  state.target = target or string.format("%s (%s%s)", config.base_url,
+    config.profile and ("profile " .. config.profile .. ", ") or "",
     config.region and ("region " .. config.region) or "base URL from " .. (config.sources.base_url or "default"))
   log.info("target: " .. state.target)
   return state.client, config

@@ -31,7 +31,9 @@ function M:handle(req)
   local key = q.key or path
   local n = self:hit(key)
 
-  if path == "/echo" then
+  if path == "/token-requests" then
+    return json(200, { requests = self.token_requests or {} })
+  elseif path == "/echo" then
     return json(200, { method = req.method, path = path, query = q, headers = req.headers, body = req.body })
   elseif path == "/hits" then
     return json(200, { hits = self.hits[q.of] or 0 })
@@ -80,6 +82,9 @@ function M:handle(req)
   elseif path == "/oauth/token" or path == "/api/v2/oauth/token" then
     local id, secret
     local auth = req.headers.authorization or ""
+    self.token_requests = self.token_requests or {}
+    table.insert(self.token_requests, { path = path, basic = auth:match("^Basic ") ~= nil,
+      content_type = req.headers["content-type"], body_is_json = (pcall(cjson.decode, req.body or "")) })
     if auth:match("^Basic ") then
       id, secret = text.base64_decode(auth:sub(7)):match("^([^:]*):(.*)$")
     else
@@ -90,7 +95,8 @@ function M:handle(req)
       return json(401, { error = "invalid_client", error_description = "client authentication failed" })
     end
     self.issued = self.issued + 1
-    local token = (self.args.token_prefix or "tok-") .. self.issued
+    -- args.token: a fixed token (a hostile login host's, say)
+    local token = self.args.token or ((self.args.token_prefix or "tok-") .. self.issued)
     self.tokens[token] = true
     return json(200, { access_token = token, token_type = "bearer", expires_in = tonumber(q.ttl or self.args.ttl or 86400) })
   elseif path == "/protected" then

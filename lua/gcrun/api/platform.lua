@@ -15,11 +15,16 @@ local flowedit = require "gcrun.flowedit"
 local http = require "gcrun.http"
 local json = require "gcrun.json"
 local mapping = require "gcrun.mapping"
+local retry = require "gcrun.retry"
 local sys = require "gcrun.sys"
 
 local abs = math.abs
 
 local M = { name = "platform", MEMBER_BATCH = 100, SKILL_BATCH = 50, USER_BATCH = 100 }
+
+-- Genesys Cloud's token request: the login host's /oauth/token, client id
+-- and secret as Basic authentication (gcrun.oauth.resolve's `token`).
+M.token = { host = "login", path = "/oauth/token", client_auth = "basic" }
 
 local P = {}
 P.__index = P
@@ -175,15 +180,16 @@ end
 -- A ring number for a member added moments ago may meet a 404 while the
 -- service catches up; retry that for a while, as the Terraform provider does.
 local function set_ring(api, id, r)
-  local wait, deadline = 0.25, sys.clock() + (api.opts.member_lag_wait or 10)
+  local n, deadline = 0, sys.clock() + (api.opts.member_lag_wait or 10)
   while true do
     local resp = call.send(api, { method = "PATCH", path = QUEUE .. "/members/{user}",
       params = { id = id, user = r.id }, json = { id = r.id, ringNumber = r.to } })
+    n = n + 1
+    local wait = retry.backoff(n, 0.25, 2, 1)   -- the one backoff; no jitter: a lag, not a crowd
     if resp.status ~= 404 or sys.clock() + wait > deadline then
       return call.check(api, resp, "set ring number of " .. r.id)
     end
     http.sleep(wait)
-    wait = math.min(wait * 2, 2)
   end
 end
 
@@ -280,7 +286,7 @@ end
 -- Check the flow out, waiting while another user holds it (or breaking
 -- their lock with force_unlock).
 function P:checkout(flow_id, result)
-  local wait, waited = 0.25, 0
+  local n, waited = 0, 0
   while true do
     local resp = call.send(self, { method = "POST", path = FLOW_ACTION .. "checkout", query = { flow = flow_id },
       idempotent = true })
@@ -294,9 +300,10 @@ function P:checkout(flow_id, result)
     elseif waited >= (self.opts.lock_wait or 60) then
       errors.raise("locked", "%s; still locked after %.0f s (--force-unlock breaks the lock)", holder, waited)
     else
+      n = n + 1
+      local wait = retry.backoff(n, 0.25, 4, 1)
       http.sleep(wait)
       waited = waited + wait
-      wait = math.min(wait * 2, 4)
     end
   end
 end

@@ -12,6 +12,10 @@ local mapping = require "gcrun.mapping"
 
 local M = { name = "tutorial" }
 
+-- The tutorial's token request: on the API host itself, the client id and
+-- secret in a JSON body (gcrun.oauth.resolve's `token`).
+M.token = { host = "api", path = "/api/v2/oauth/token", client_auth = "json" }
+
 local P = {}
 P.__index = P
 
