@@ -11,8 +11,18 @@ describe("TLS", function()
   setup(function() sb = h.sandbox { tls_cert = CERT, tls_key = KEY } end)
   teardown(function() sb.stop() end)
 
-  it("serves the sandbox over https when given a certificate", function()
+  it("serves the sandbox over https when given a certificate, and only https", function()
     assert.matches("^https://127%.0%.0%.1:%d+$", sb.url)
+    -- the port really speaks TLS: a client trusting the certificate gets
+    -- an answer over https, and plain http to the same port gets none
+    local trusting = http.client { base_url = sb.url, cacert = CERT, max_attempts = 1 }
+    local resp = trusting:request { path = "/sandbox/stats" }
+    assert.equal(200, resp.status)
+    assert.equal("table", type(resp:json()))
+    local plain = http.client { base_url = (sb.url:gsub("^https:", "http:")), max_attempts = 1 }
+    local presp, err = plain.safe:request { path = "/sandbox/stats" }
+    assert.is_nil(presp)
+    assert.equal("transport", err.code)
   end)
 
   it("refuses a self-signed certificate, saying how to trust it", function()
