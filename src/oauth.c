@@ -361,7 +361,9 @@ static int from_profile(lua_State *L, Resolve *r, SettingsIn *in, const char *na
                    "which is not set", name, p->value[PROF_SECRET_ENV]);
     secret_len = strlen(secret);
   } else if (p->value[PROF_SECRET_FILE]) {
-    const char *sf = p->value[PROF_SECRET_FILE];
+    const char *sf = p->value[PROF_SECRET_FILE], *home = getenv("HOME");
+    if (strncmp(sf, "~/", 2) == 0 && home)
+      sf = lua_pushfstring(L, "%s%s", home, sf + 1);   /* stays on the stack */
     struct stat sst;
     r->secret_file = read_small(sf, &r->secret_len, &sst, &too_big);
     if (r->secret_file == NULL)

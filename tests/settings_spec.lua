@@ -230,6 +230,10 @@ describe("named profiles", function()
     os.execute("chmod 600 " .. h.quote(secret))
     r = sync("sbx")
     assert.equal(0, r.status, r.stderr)
+    -- ~/ is the user's home
+    profiles("[sbx]\nbase_url = " .. sb.url .. "\nclient_id = " .. sb.client_id .. "\nclient_secret_file = ~/secret\n")
+    r = sync("sbx", { HOME = dir })
+    assert.equal(0, r.status, r.stderr)
   end)
 
   it("takes a secret in the profiles file itself only when the file is mode 0600", function()
