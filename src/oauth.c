@@ -391,13 +391,16 @@ static int from_profile(lua_State *L, Resolve *r, SettingsIn *in, const char *na
   return 0;
 }
 
+/* A .env that exists but cannot be read in full is an error: what it
+ * says (the region, say) must not be replaced by defaults. */
 static void read_dotenv(lua_State *L, Resolve *r, const char *path, int warnings, SettingsIn *in)
 {
   struct stat st;
   int too_big;
   r->dotenv = read_small(path, &r->dotenv_len, &st, &too_big);
-  if (too_big)
-    warn(L, warnings, lua_pushfstring(L, "%s is larger than %d bytes and was not read", path, FILE_MAX));
+  if (r->dotenv == NULL && (too_big || errno != ENOENT))
+    raise_config(L, r, "input", "%s: cannot read it (%s)", path,
+                 too_big ? "larger than 64 KiB" : strerror(errno));
   if (r->dotenv == NULL)
     return;
   if (st.st_mode & S_IROTH)

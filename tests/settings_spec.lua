@@ -160,6 +160,11 @@ describe("secrets and .env lines that cannot be read", function()
     assert.equal(2, r.status)
     assert.matches("%.env:3: this line is not KEY=VALUE and cannot be read", r.stderr)
     assert.equal("", r.stdout)
+    -- nor past a .env it could not read at all
+    h.write(dir .. "/.env", "GENESYSCLOUD_REGION=eu-west-1\n# " .. string.rep("x", 70000) .. "\n")
+    r = resolve(dir, { GENESYSCLOUD_OAUTHCLIENT_ID = "i", GENESYSCLOUD_OAUTHCLIENT_SECRET = "s" })
+    assert.equal(2, r.status)
+    assert.matches("%.env: cannot read it %(larger than 64 KiB%)", r.stderr)
   end)
 end)
 
