@@ -204,7 +204,7 @@ int settings_resolve(const SettingsIn *in, SettingsOut *o)
     if (domain == NULL) {
       char known[512];
       region_list(known, sizeof known);
-      return fail(o, "usage", "unknown region '%.64s' (from %s); known regions: %s (or give --base-url)",
+      return fail(o, "usage", "unknown region '%.64s' from %s; known regions: %s (or give --base-url)",
                   r, where(o, SET_REGION, w1, sizeof w1), known);
     }
     snprintf(o->base_url, sizeof o->base_url, "https://api.%s", domain);

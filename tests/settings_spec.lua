@@ -173,7 +173,7 @@ describe("regions", function()
     local r = h.run({ "queue-sync", "--region", "mars-1", h.srcdir .. "/examples/queues/claims.json" },
       { env = env { GENESYSCLOUD_OAUTHCLIENT_ID = "a", GENESYSCLOUD_OAUTHCLIENT_SECRET = "b" } })
     assert.equal(2, r.status)
-    assert.matches("unknown region 'mars%-1' %(from %-%-region%); known regions: us%-east%-1, eu%-west%-1, ", r.stderr)
+    assert.matches("unknown region 'mars%-1' from %-%-region; known regions: us%-east%-1, eu%-west%-1, ", r.stderr)
     assert.matches("eu%-central%-2", r.stderr)
   end)
 end)
