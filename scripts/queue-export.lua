@@ -67,6 +67,7 @@ end
 return {
   description = "Write the org's queues as queue definition files (export, then sync, changes nothing)",
   usage = "--out DIR",
+  common = { "connection" },   -- it only reads the org: --dry-run would change nothing
   options = {
     { "out=DIR", "directory to write the definition files to", default = "queues" },
     { "name=PATTERN", "only queues whose name starts with PATTERN (* matches anything)" },

@@ -16,6 +16,7 @@ local http = require "gcrun.http"
 local json = require "gcrun.json"
 local log = require "gcrun.log"
 local output = require "gcrun.sync_output"
+local preflight = require "gcrun.preflight"
 local progress = require "gcrun.progress"
 local report = require "gcrun.report"
 local session = require "gcrun.session"
@@ -199,7 +200,8 @@ local function exit_status(run, doc)
   if run.status == "interrupted" then return signal.exit_status() end
   local c = doc.run.counts
   -- a flow left out of step fails the run as a queue would
-  if (c.failed or 0) == 0 then return doc.run.flows_failed > 0 and 1 or 0 end
+  -- so do skipped files (--keep-going): the run did not apply all it was given
+  if (c.failed or 0) == 0 then return (doc.run.flows_failed > 0 or #doc.skipped_files > 0) and 1 or 0 end
   for _, e in ipairs(run.queues) do
     if e.status == "failed" and (e.error_code == "auth" or e.error_code == "permission") then return 3 end
   end
@@ -208,6 +210,7 @@ end
 
 local function main(opts, paths)
   if #paths == 0 then errors.raise("usage", "queue-sync needs definition files or directories (see --help)") end
+  preflight.report_path(opts.report, { dry_run = opts["dry-run"] })
   local started = sys.time()
   local defs, errs, warnings = definitions.load_all(paths)
   for _, w in ipairs(warnings) do log.warn(w) end
@@ -267,7 +270,7 @@ local function main(opts, paths)
       if not qok then
         entry.status = errors.is(qerr, "interrupted") and "interrupted" or "failed"
         entry.error, entry.error_code = errors.message(qerr), type(qerr) == "table" and qerr.code or nil
-        if entry.status == "failed" and log.enabled(log.VERBOSE) and type(qerr) == "table" and qerr.traceback then
+        if entry.status == "failed" and log.debug() and type(qerr) == "table" and qerr.traceback then
           log.verbose(qerr.traceback)
         end
       end
@@ -306,6 +309,7 @@ local function main(opts, paths)
   run.finished_at = sys.time()
   local doc = report.write(run, opts.report, opts.format)
   output.summary(doc, opts.report)
+  log.document(doc)
   return exit_status(run, doc)
 end
 
@@ -314,11 +318,13 @@ return {
   usage = "PATH...",
   help = [[PATH is a queue definition file or a directory of *.json files (see gcrun(1) for
 the format). Every file is checked before anything is sent. Exit status: 0 all
-queues converged, 1 some failed, 2 invalid input (nothing sent), 3 authentication
-or permission failure, 130 interrupted.]],
+queues converged, 1 some failed or files were skipped, 2 invalid input or
+usage (nothing sent), 3 authentication or permission failure, 4 the service
+cannot be reached, 130 interrupted.]],
   options = {
     { "dry-run", "read the org and print the plan; send no write" },
-    { "report=FILE", "where to write the impact report", default = "queue_impact_report.json" },
+    { "report=FILE", "where to write the impact report (or the plan)", default = "queue_impact_report.json",
+      default_if = { ["dry-run"] = "queue_plan_report.json" } },
     { "format=FMT", "report format (default: from the report file's extension)", choices = { "json", "md", "html" } },
     { "concurrency=N", "queues processed at once", type = "integer", default = 4,
       check = function(v) if v < 1 or v > 64 then return nil, "must be from 1 to 64" end return v end },
@@ -326,10 +332,12 @@ or permission failure, 130 interrupted.]],
       check = function(v) if v < 0 then return nil, "must be 0 or more" end return v end },
     { "keep-going", "skip invalid definition files instead of sending nothing" },
     { "flow=ID", "also keep this flow's queue nodes in step (repeatable)", multiple = true },
-    { "no-flows", "leave flows alone" },
+    { "no-flows", "leave flows alone", conflicts = { "flow" } },
     { "force-unlock", "break a flow lock held by someone else instead of waiting" },
     { "lock-wait=S", "seconds to wait for a flow locked by someone else", type = "number", default = 60 },
     { "rules=FILE", "correction rules to use instead of the bundled ones" },
+    { "output=FMT", "stdout gets the lines for people, or the report's JSON and nothing else",
+      choices = { "text", "json" }, default = "text" },
   },
   main = main,
 }

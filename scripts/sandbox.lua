@@ -34,6 +34,7 @@ end
 return {
   description = "Serve a local sandbox Genesys Cloud org (platform API at /, tutorial API at /tutorial)",
   usage = "",
+  common = {},   -- it serves an org: no connection to one, nothing to dry-run
   options = {
     { "port=N", "port to listen on (0: any free port)", type = "integer", default = 8089 },
     { "host=ADDR", "address to listen on", default = "127.0.0.1" },

@@ -9,22 +9,16 @@ local text = require "gcrun.text"
 
 local M = {}
 
+-- Output options: accepted by every script.
 local OUTPUT = options.compile {
   { "verbose", "more detail; twice traces every HTTP request", short = "v", type = "count" },
-  { "quiet", "print errors only", short = "q" },
+  { "quiet", "print errors and the summary only", short = "q" },
   { "log-format=FMT", "text for people, json for machines", choices = { "text", "json" } },
+  { "debug", "show Lua locations and tracebacks in error messages (for bug reports)" },
 }
 
-local GLOBAL = options.merge(options.compile {
-  { "help", "show this help and exit", short = "h" },
-  { "version", "print the version and exit", short = "V" },
-  { "list", "list the bundled scripts with their descriptions", short = "l" },
-  { "path=DIR", "look for scripts and modules in DIR first (repeatable)", multiple = true },
-  { "eval=CHUNK", "run a Lua chunk instead of a script", short = "e", stop = true },
-}, OUTPUT)
-
--- Options every script accepts: output and the connection to an org.
-M.COMMON = options.merge(OUTPUT, options.compile {
+-- The connection to an org: for scripts that talk to one.
+local CONNECTION = options.compile {
   { "sandbox", "run against a local sandbox org started in-process" },
   { "sandbox-state=FILE", "state file of the --sandbox org [default: ~/.local/state/gcrun/sandbox-org.json]" },
   { "region=REGION", "Genesys Cloud region or domain (us-east-1, eu-west-1, mypurecloud.ie, ...)" },
@@ -33,8 +27,29 @@ M.COMMON = options.merge(OUTPUT, options.compile {
   { "profile=NAME", "the org of profile NAME in ~/.config/gcrun/profiles (region, client, where the secret is)" },
   { "api=DIALECT", "wire format", choices = { "platform", "tutorial" } },
   { "cacert=FILE", "trust the CA certificate(s) in FILE" },
+}
+
+local DRY_RUN = options.compile {
   { "dry-run", "make no changes (scripts see gc.dry_run)" },
-})
+}
+
+-- Options every script accepts unless it says otherwise: a script's
+-- `common = { "connection", "dry-run" }` lists the groups beyond output
+-- that apply to it (absent: all of them).
+M.COMMON = options.merge(OUTPUT, CONNECTION, DRY_RUN)
+local GROUPS = { connection = CONNECTION, ["dry-run"] = DRY_RUN }
+
+local OWN = options.compile {
+  { "help", "show this help and exit", short = "h" },
+  { "version", "print the version and exit", short = "V" },
+  { "list", "list the bundled scripts with their descriptions", short = "l" },
+  { "path=DIR", "look for scripts and modules in DIR first (repeatable)", multiple = true },
+  { "eval=CHUNK", "run a Lua chunk instead of a script", short = "e", stop = true },
+}
+
+-- Before the script name: gcrun's own options and the common ones.
+M.GLOBAL = options.merge(OWN, M.COMMON)
+local GLOBAL = M.GLOBAL
 
 local USAGE = [[
 usage: gcrun [options] NAME [script options] [args]   run a bundled script
@@ -51,7 +66,7 @@ end
 local function print_help(info)
   io.stdout:write(USAGE, "\n",
     "gcrun ", info.version, ": Lua-scriptable automation for Genesys Cloud CX.\n\n",
-    options.help { { "options", GLOBAL }, { "common options (any script)", M.COMMON } }, "\n\n",
+    options.help { { "options", OWN }, { "common options (before or after the script name)", M.COMMON } }, "\n\n",
     "Regions: ", table.concat(region_names(), ", "), "\n\n",
     "Scripts: gcrun --list. Help on one: gcrun NAME --help. Manual: man gcrun.\n")
 end
@@ -76,9 +91,9 @@ local function print_list(roots)
   end
 end
 
--- Pick the common options out of argv, leaving the rest in order, for
--- scripts that do not declare their options (plain files, -e chunks).
-local function extract_common(argv)
+-- Split argv into the common options (with their values) and the rest,
+-- each in order.
+local function split_common(argv)
   local rest, picked = {}, {}
   local i = 1
   while i <= #argv do
@@ -101,6 +116,13 @@ local function extract_common(argv)
     end
     i = i + 1
   end
+  return picked, rest
+end
+
+-- The common options' values, and argv without them, for scripts that do
+-- not declare their options (plain files, -e chunks).
+local function extract_common(argv)
+  local picked, rest = split_common(argv)
   local values = options.parse(M.COMMON, picked, {})
   return values, rest
 end
@@ -109,29 +131,54 @@ local function configure_output(common)
   local level = log.NORMAL
   if common.quiet then level = log.QUIET end
   if (common.verbose or 0) > 0 then level = log.NORMAL + common.verbose end
-  log.configure { level = math.min(level, log.TRACE), format = common["log-format"] or "text" }
+  log.configure { level = math.min(level, log.TRACE), format = common["log-format"] or "text",
+    output = common.output, debug = common.debug }
+  errors.debug = common.debug or false
 end
 
-local function script_usage(name, decl, compiled)
+-- The common options that apply to a script (see M.COMMON), less those
+-- it declares itself, so each option is listed once.
+local function common_for(decl, own)
+  local sets = { OUTPUT }
+  if decl.common == nil then
+    sets = { M.COMMON }
+  else
+    for _, g in ipairs(decl.common) do
+      if not GROUPS[g] then errors.raise("usage", "the script's common = {...} names an unknown group '%s'", g) end
+      sets[#sets + 1] = GROUPS[g]
+    end
+  end
+  local c = options.compile {}
+  for _, o in ipairs(options.merge(table.unpack(sets)).list) do
+    if not own.by_name[o.name] then
+      c.list[#c.list + 1] = o
+      c.by_name[o.name] = o
+      if o.short then c.by_short[o.short] = o end
+    end
+  end
+  return c
+end
+
+local function script_usage(name, decl, own, common)
   local lines = { string.format("usage: gcrun %s [options] %s", name, decl.usage or ""), "" }
   if decl.description then lines[#lines + 1] = decl.description .. "\n" end
-  lines[#lines + 1] = options.help { { "options", compiled }, { "common options", M.COMMON } }
+  lines[#lines + 1] = options.help { { "options", own }, { "common options", common } }
   if decl.help then lines[#lines + 1] = "\n" .. decl.help end
   return table.concat(lines, "\n") .. "\n"
 end
 
--- Run a loaded chunk with `rest` (argv without the common options) as its
--- arguments: a chunk returning a script table gets its options parsed from
--- the whole argv and its main called; any other chunk has done its work.
--- Output options given before the script name count unless repeated after it.
-local function with_global_output(values, g)
-  for _, k in ipairs { "verbose", "quiet", "log-format" } do
-    if g[k] and g[k] ~= 0 and not (values[k] and values[k] ~= 0) then values[k] = g[k] end
-  end
-  return values
+-- The options a script takes: its own, the common ones that apply, --help.
+function M.script_options(decl)
+  local own = options.compile(decl.options)
+  local common = common_for(decl, own)
+  return options.merge(own, common, options.compile { { "help", "show this help", short = "h" } }), own, common
 end
 
-local function run_chunk(fn, label, argv, rest, common, version, g)
+-- Run a loaded chunk with `rest` (argv without the common options) as its
+-- arguments: a chunk returning a script table gets its options parsed from
+-- the whole argv (common options given before the script name first) and
+-- its main called; any other chunk has done its work.
+local function run_chunk(fn, label, argv, rest, common, version)
   local session = require "gcrun.session"
   session.configure(common, version)
   _G.arg = rest
@@ -139,12 +186,10 @@ local function run_chunk(fn, label, argv, rest, common, version, g)
   if type(decl) ~= "table" or decl.main == nil then return 0 end
   local ok, err = scripts.check_declaration(decl, label)
   if not ok then errors.raise("usage", "%s", err) end
-  local own = options.compile(decl.options)
-  local all = options.merge(own, M.COMMON, options.compile { { "help", "show this help", short = "h" } })
+  local all, own, common_opts = M.script_options(decl)
   local values, positional = options.parse(all, argv, { where = label })
-  with_global_output(values, g)
   if values.help then
-    io.stdout:write(script_usage(label, decl, own))
+    io.stdout:write(script_usage(label, decl, own, common_opts))
     return 0
   end
   configure_output(values)
@@ -159,13 +204,20 @@ local function run(args, info)
   -- file and per request, and a bulk run's peak memory matters more than
   -- the few percent of CPU this costs (bench/: workload 4).
   collectgarbage("incremental", 150, 400)
+  if args[1] == "--complete" then return require("gcrun.complete").run(args, info, M) end
   local g, positional, rest = options.parse(GLOBAL, args, { stop_at_positional = true })
+  configure_output(g)
   local roots = scripts.roots(g.path, info.datadir)
   scripts.set_package_path(roots, info.datadir)
 
   if g.version then print_version(info); return 0 end
   if g.help then print_help(info); return 0 end
   if g.list then print_list(roots); return 0 end
+
+  -- the common options given before the script name, as typed
+  local before = {}
+  for i = 1, #args - #rest - (g.eval and 0 or 1) do before[i] = args[i] end
+  before = split_common(before)
 
   local fn, label, err
   if g.eval then
@@ -199,16 +251,16 @@ local function run(args, info)
     return 2
   end
 
+  local argv = table.move(rest, 1, #rest, #before + 1, before)
   local common
-  local argv = rest
   common, rest = extract_common(argv)
-  configure_output(with_global_output(common, g))
+  configure_output(common)
   require("gcrun.signal").install()
-  return run_chunk(fn, label, argv, rest, common, info.version, g)
+  return run_chunk(fn, label, argv, rest, common, info.version)
 end
 
 -- main(args, info) -> exit status. Every error ends here: a message on
--- stderr (with a traceback under --verbose) and the status it calls for.
+-- stderr (with a traceback under --debug) and the status it calls for.
 function M.main(args, info)
   local ok, status = xpcall(run, function(e)
     if type(e) ~= "table" then e = { message = tostring(e) } end
@@ -226,7 +278,7 @@ function M.main(args, info)
   if ok then return status end
   local e = status
   log.error(errors.message(e))
-  if e.traceback and log.enabled(log.VERBOSE) then io.stderr:write(e.traceback, "\n") end
+  if e.traceback and log.debug() then log.block(e.traceback) end
   return errors.exit_status(e)
 end
 

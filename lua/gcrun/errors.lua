@@ -34,13 +34,29 @@ function M.exit_status(e)
   return 1
 end
 
+-- --debug (set by the CLI): keep Lua locations in messages.
+M.debug = false
+
+-- A Lua error raised in gcrun's own library carries where it happened
+-- (".../lua/gcrun/http.lua:319: attempt to index a number value"), which
+-- tells a user nothing they can act on: without --debug the location goes
+-- and the message says it is gcrun's fault. Locations in the user's own
+-- scripts and rule files stay.
+local function for_users(s)
+  if M.debug then return s end
+  local internal = s:find("^%S*lua/gcrun/[%w_/]+%.lua:%d+: ") ~= nil
+  s = s:gsub("%S*lua/gcrun/[%w_/]+%.lua:%d+: ", "")
+  if internal then s = "internal error: " .. s .. " (--debug shows where; please report it)" end
+  return s
+end
+
 -- A message for any error value.
 function M.message(e)
   if type(e) == "table" then
     local s = e.message or e.code
-    if s then return tostring(s) end
+    if s then return for_users(tostring(s)) end
   end
-  return tostring(e)
+  return for_users(tostring(e))
 end
 
 return M

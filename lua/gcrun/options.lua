@@ -5,7 +5,9 @@
 -- A declaration is { "name" or "name=METAVAR", "help", default = v,
 -- type = "string"|"integer"|"number", choices = {...}, multiple = true,
 -- short = "x", check = function(v) return v or nil, reason end,
--- stop = true (with stop_at_positional: the arguments after it are left alone) }.
+-- stop = true (with stop_at_positional: the arguments after it are left alone),
+-- conflicts = { "other", ... } (a usage error when given together),
+-- default_if = { other = v } (the default when --other is given) }.
 local errors = require "gcrun.errors"
 local text = require "gcrun.text"
 
@@ -24,6 +26,7 @@ function M.compile(decls)
       name = name, metavar = metavar, help = d[2] or "", default = d.default,
       type = d.type or (metavar and "string" or "boolean"), choices = d.choices,
       multiple = d.multiple, short = d.short, check = d.check, stop = d.stop,
+      conflicts = d.conflicts, default_if = d.default_if,
     }
     if c.by_name[name] then error("option --" .. name .. " declared twice", 2) end
     c.list[#c.list + 1] = o
@@ -79,13 +82,32 @@ local function names_of(c)
   return names
 end
 
--- parse(compiled, argv, {where=, stop_at_positional=}) -> values, positional, rest
--- `rest` is what follows the first positional when stop_at_positional is set.
+-- Options that cannot go together, checked on what the command line gave.
+local function check_conflicts(c, given, where)
+  for _, o in ipairs(c.list) do
+    for _, other in ipairs(given[o.name] and o.conflicts or {}) do
+      if given[other] then usage_error("%s--%s and --%s cannot be used together", where, o.name, other) end
+    end
+  end
+end
+
+-- The default of an option, which may depend on another one given.
+local function default_of(o, given)
+  for other, v in pairs(o.default_if or {}) do
+    if given[other] then return v end
+  end
+  return o.default
+end
+
+-- parse(compiled, argv, {where=, stop_at_positional=}) -> values, positional, rest, given
+-- `rest` is what follows the first positional when stop_at_positional is
+-- set; `given` is the set of option names the command line gave.
 function M.parse(c, argv, how)
   how = how or {}
   local where = how.where and (how.where .. ": ") or ""
-  local values, positional = {}, {}
+  local values, positional, given = {}, {}, {}
   local function set(o, v)
+    given[o.name] = true
     if o.multiple then
       values[o.name] = values[o.name] or {}
       table.insert(values[o.name], v)
@@ -119,7 +141,7 @@ function M.parse(c, argv, how)
         local rest = {}
         for j = i + 1, #argv do rest[#rest + 1] = argv[j] end
         positional[#positional + 1] = a
-        return values, positional, rest
+        return values, positional, rest, given
       end
       positional[#positional + 1] = a
       o = nil
@@ -136,10 +158,11 @@ function M.parse(c, argv, how)
         if o.stop and how.stop_at_positional then   -- what follows belongs to someone else
           local rest = {}
           for j = i + 1, #argv do rest[#rest + 1] = argv[j] end
-          return values, positional, rest
+          return values, positional, rest, given
         end
       else
         if inline ~= nil then usage_error("%s--%s takes no value", where, o.name) end
+        given[o.name] = true
         if o.type == "count" then
           values[o.name] = (values[o.name] or 0) + 1
         else
@@ -149,11 +172,12 @@ function M.parse(c, argv, how)
     end
     i = i + 1
   end
+  check_conflicts(c, given, where)
   for _, o in ipairs(c.list) do
     if values[o.name] == nil then
-      if o.default ~= nil then
+      local d = default_of(o, given)
+      if d ~= nil then
         -- a default written as the user would type it goes through the same checks
-        local d = o.default
         if type(d) == "string" and (o.check or o.type ~= "string") then d = convert(o, d, where) end
         values[o.name] = d
       elseif o.multiple then
@@ -163,7 +187,7 @@ function M.parse(c, argv, how)
       end
     end
   end
-  return values, positional, {}
+  return values, positional, {}, given
 end
 
 -- Help text for a list of sections { title, compiled }.
@@ -178,7 +202,10 @@ function M.help(sections)
         local right = o.help
         if o.choices then right = right .. " (" .. table.concat(o.choices, "|") .. ")" end
         if o.default ~= nil and o.default ~= false and o.type ~= "count" then
-          right = right .. " [default: " .. tostring(o.default) .. "]"
+          local alt = {}
+          for other, v in pairs(o.default_if or {}) do alt[#alt + 1] = "; with --" .. other .. ": " .. tostring(v) end
+          table.sort(alt)
+          right = right .. " [default: " .. tostring(o.default) .. table.concat(alt) .. "]"
         end
         if #left < 28 then
           lines[#lines + 1] = left .. string.rep(" ", 28 - #left) .. right

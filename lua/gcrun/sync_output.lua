@@ -1,6 +1,6 @@
 -- What queue-sync prints: a line per queue (with its corrections), the
--- plan under --dry-run, a line per flow, and the summary at the end. On
--- stderr, through gcrun.log, so --quiet and --log-format json apply.
+-- plan under --dry-run, a line per flow, and the summary at the end.
+-- Results, through gcrun.log (stdout; --quiet and --log-format json apply).
 local json = require "gcrun.json"
 local log = require "gcrun.log"
 local text = require "gcrun.text"
@@ -74,7 +74,7 @@ function M.plan(e, plan, names)
     lines[#lines + 1] = string.format("    skills for %s: %s", who(a.user), table.concat(skills, ", "))
   end
   if #lines == 1 then lines[#lines + 1] = "    nothing to change" end
-  for _, l in ipairs(lines) do log.info(l) end
+  for _, l in ipairs(lines) do log.event(1, "plan", l, { queue_id = e.queue_id }) end
 end
 
 function M.flow(f)
@@ -104,7 +104,8 @@ function M.summary(doc, report_path)
   if log.format() == "json" then
     log.event(1, "summary", "queue-sync " .. run.status, { status = run.status, counts = run.counts,
       flows_updated = run.flows_updated, flows_failed = run.flows_failed, requests = run.requests,
-      retries = run.retries, throttled = run.throttled, seconds = run.duration_seconds, report = report_path })
+      retries = run.retries, throttled = run.throttled, seconds = run.duration_seconds, report = report_path,
+      skipped_files = doc.skipped_files })
     return
   end
   local rows = {}
@@ -122,6 +123,9 @@ function M.summary(doc, report_path)
   lines[#lines + 1] = string.format("  %-14s %5d", "corrections", corrections)
   lines[#lines + 1] = string.format("  %-14s %5d  (%d retries, %d answered 429) in %.1f s", "requests",
     run.requests, run.retries, run.throttled, run.duration_seconds)
+  for _, sk in ipairs(doc.skipped_files) do
+    lines[#lines + 1] = string.format("skipped %s: %s", sk.file, table.concat(sk.errors, "; "))
+  end
   if report_path then lines[#lines + 1] = "report: " .. report_path end
   for _, l in ipairs(lines) do log.event(1, "summary", l, {}) end
 end

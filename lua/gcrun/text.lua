@@ -48,6 +48,46 @@ function M.iso8601(t)
   return os.date("!%Y-%m-%dT%H:%M:%S", secs) .. string.format(".%03dZ", ms)
 end
 
+-- printable(s) -> s with every control character escaped, so that text
+-- from outside (a server's message, a JSON key, a file name) cannot start
+-- a line of its own, move the cursor or retitle the terminal when printed:
+-- C0 controls and DEL as \n, \r, \t, \e or \xNN, C1 controls (U+0080 to
+-- U+009F) as \u{NN}, and bytes that are not UTF-8 as \xNN. A backslash is
+-- left alone: escapes are for reading, not for decoding back.
+local NAMED = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ["\27"] = "\\e" }
+
+local function escape_byte(b) return string.format("\\x%02x", b) end
+
+function M.printable(s)
+  s = tostring(s)
+  if not s:find("[%c\128-\255]") then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local j = s:find("[%c\128-\255]", i)
+    if not j then out[#out + 1] = s:sub(i); break end
+    out[#out + 1] = s:sub(i, j - 1)
+    local b = s:byte(j)
+    if b < 0x80 then
+      out[#out + 1] = NAMED[string.char(b)] or escape_byte(b)
+      i = j + 1
+    else
+      -- one UTF-8 sequence, if it is one (utf8.len checks overlongs,
+      -- surrogates and the upper limit)
+      local len = b >= 0xf0 and 4 or b >= 0xe0 and 3 or b >= 0xc0 and 2 or 1
+      local seq = s:sub(j, j + len - 1)
+      if len > 1 and #seq == len and utf8.len(seq) == 1 then
+        local cp = utf8.codepoint(seq)
+        out[#out + 1] = (cp >= 0x80 and cp <= 0x9f) and string.format("\\u{%02x}", cp) or seq
+        i = j + len
+      else
+        out[#out + 1] = escape_byte(b)
+        i = j + 1
+      end
+    end
+  end
+  return table.concat(out)
+end
+
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 -- base64_decode(s) -> bytes. For the credentials of a Basic Authorization
