@@ -61,6 +61,49 @@ describe("gcrun", function()
     assert.matches("%-%-concurrency expects a whole number, got 'many'", r.stderr)
   end)
 
+  it("lists each option once in --help", function()
+    for _, args in ipairs { { "--help" }, { "queue-sync", "--help" }, { "sandbox", "--help" },
+                             { "queue-export", "--help" } } do
+      local r = h.run(args)
+      assert.equal(0, r.status)
+      local seen = {}
+      for name in r.stdout:gmatch("\n  [%-%a, ]-%-%-([%w%-]+)") do
+        assert.is_nil(seen[name], table.concat(args, " ") .. " lists --" .. name .. " twice")
+        seen[name] = true
+      end
+      assert.is_true(next(seen) ~= nil)
+    end
+  end)
+
+  it("lists in a script's help only the options that apply to it", function()
+    local r = h.run { "sandbox", "--help" }
+    for _, o in ipairs { "--sandbox", "--region", "--dry-run", "--client-id" } do
+      assert.is_nil(r.stdout:find(o .. " ", 1, true), "sandbox --help lists " .. o)
+    end
+    assert.matches("--verbose", r.stdout, 1, true)
+    r = h.run { "queue-export", "--help" }
+    assert.is_nil(r.stdout:find("--dry-run", 1, true))
+    assert.matches("--region REGION", r.stdout, 1, true)
+    local sync = h.run { "queue-sync", "--help" }
+    assert.matches("--sandbox ", sync.stdout, 1, true)
+    assert.matches("--dry-run ", sync.stdout, 1, true)
+  end)
+
+  it("refuses a common option, before the script name, that the script does not take (exit 2)", function()
+    local r = h.run { "--region", "eu-west-1", "sandbox", "--memory", "--port", "0" }
+    assert.equal(2, r.status)
+    assert.matches("gcrun: sandbox: unknown option '--region'", r.stderr, 1, true)
+  end)
+
+  it("takes output options before the script name, as after it", function()
+    local dir = h.tmpdir()
+    local path = h.write(dir .. "/lvl.lua", [[
+      return { main = function() print(require("gcrun.log").level(), require("gcrun.log").debug()) end }]])
+    assert.equal("2\ttrue\n", h.run({ "-v", "--debug", path }).stdout)
+    assert.equal("0\tfalse\n", h.run({ path, "-q" }).stdout)
+    h.rmtree(dir)
+  end)
+
   it("prints a script's usage from its declared options", function()
     local r = h.run { "queue-sync", "--help" }
     assert.equal(0, r.status)
@@ -104,12 +147,26 @@ describe("gcrun", function()
     assert.matches("^gcrun: %(command line%):1: boom\n$", r.stderr)
   end)
 
-  it("adds a Lua traceback to a script error under --verbose", function()
-    local r = h.run { "-e", "local function f() error('boom') end f()", "--verbose" }
+  it("adds a Lua traceback to a script error under --debug only", function()
+    local r = h.run { "-e", "local function f() error('boom') end f()", "--debug" }
     assert.equal(1, r.status)
     assert.matches("gcrun: %(command line%):1: boom", r.stderr)
     assert.matches("stack traceback:", r.stderr, 1, true)
     assert.matches("in local 'f'", r.stderr, 1, true)
+    r = h.run { "-e", "local function f() error('boom') end f()", "-v", "-v" }
+    assert.equal("gcrun: (command line):1: boom\n", r.stderr)
+  end)
+
+  it("says an internal error is one, without gcrun's Lua location unless --debug", function()
+    local chunk = "require('gcrun.text').closest(5, { 'a' })"   -- a Lua error inside gcrun's library
+    local r = h.run { "-e", chunk, "-v" }
+    assert.equal(1, r.status)
+    assert.equal("gcrun: internal error: attempt to index a number value (local 'word')"
+      .. " (--debug shows where; please report it)\n", r.stderr)
+    r = h.run { "--debug", "-e", chunk }
+    assert.equal(1, r.status)
+    assert.matches("^gcrun: %S*lua/gcrun/text%.lua:%d+: attempt to index a number value", r.stderr)
+    assert.matches("stack traceback:", r.stderr, 1, true)
   end)
 
   it("maps a structured error's code to the exit status", function()

@@ -65,12 +65,12 @@ describe("queue-sync on the example org", function()
   it("applies the examples: corrections, members, skills, flows, a summary and a report", function()
     local r = sync { EXAMPLES }
     assert.equal(0, r.status, r.stderr)
-    assert.matches("corrected by unknown%-skill: removed unknown skill", r.stderr)
-    assert.matches("corrected by duplicate%-member", r.stderr)
-    assert.matches("corrected by invalid%-wrap%-up%-policy: wrap_up_policy 'sometimes' is not valid", r.stderr)
-    assert.matches("flow Inbound 01 %(%x+%): version 1 %-> 2", r.stderr)
-    assert.matches("queue%-sync completed: 6 queues", r.stderr)
-    assert.matches("report: " .. dir:gsub("%p", "%%%0") .. "/report%.json", r.stderr)
+    assert.matches("corrected by unknown%-skill: removed unknown skill", r.stdout)
+    assert.matches("corrected by duplicate%-member", r.stdout)
+    assert.matches("corrected by invalid%-wrap%-up%-policy: wrap_up_policy 'sometimes' is not valid", r.stdout)
+    assert.matches("flow Inbound 01 %(%x+%): version 1 %-> 2", r.stdout)
+    assert.matches("queue%-sync completed: 6 queues", r.stdout)
+    assert.matches("report: " .. dir:gsub("%p", "%%%0") .. "/report%.json", r.stdout)
 
     local report = r.report
     assert.equal(5, report.total_queues_updated)
@@ -120,12 +120,12 @@ describe("queue-sync on the example org", function()
     local r = sync { "--dry-run", EXAMPLES }
     assert.equal(0, r.status, r.stderr)
     assert.equal(0, writes(sb.stats()))
-    assert.matches("plan for Billing & Payments", r.stderr, 1, true)
-    assert.matches('name: "Billing" %-> "Billing & Payments"', r.stderr)
-    assert.matches("%+ member Grace Hopper", r.stderr)
-    assert.matches("ring number of Grace Hopper %(%x+%): 1 %-> 2", r.stderr)
-    assert.matches("skills for Ada Lovelace %(%x+%): Billing 5, English 4", r.stderr)
-    assert.matches("flow Inbound 01 %(%x+%) would be edited: node to%-1 queueName", r.stderr)
+    assert.matches("plan for Billing & Payments", r.stdout, 1, true)
+    assert.matches('name: "Billing" %-> "Billing & Payments"', r.stdout)
+    assert.matches("%+ member Grace Hopper", r.stdout)
+    assert.matches("ring number of Grace Hopper %(%x+%): 1 %-> 2", r.stdout)
+    assert.matches("skills for Ada Lovelace %(%x+%): Billing 5, English 4", r.stdout)
+    assert.matches("flow Inbound 01 %(%x+%) would be edited: node to%-1 queueName", r.stdout)
     assert.is_true(r.report.run.dry_run)
     assert.equal("planned", r.report.changes[1].status)
   end)
@@ -139,10 +139,11 @@ describe("queue-sync on the example org", function()
     assert.equal(0, sb.stats().requests)
   end)
 
-  it("with --keep-going skips only the invalid files and reports them", function()
+  it("with --keep-going skips only the invalid files, names them and exits 1", function()
     h.write(dir .. "/bad.json", "{ not json")
     local r = sync { "--keep-going", EXAMPLES .. "/billing.json", dir .. "/bad.json" }
-    assert.equal(0, r.status, r.stderr)
+    assert.equal(1, r.status, r.stderr)
+    assert.matches("skipped " .. dir:gsub("%p", "%%%0") .. "/bad%.json: line 1, column 3: invalid JSON", r.stdout)
     assert.equal(1, #r.report.changes)
     assert.equal(dir .. "/bad.json", r.report.skipped_files[1].file)
   end)
@@ -185,7 +186,7 @@ describe("queue-sync on the example org", function()
     h.write(dir .. "/ghost.json", '{"queue_id": "no-such-queue", "name": "Ghost"}')
     local r = sync { EXAMPLES .. "/claims.json", dir .. "/ghost.json" }
     assert.equal(1, r.status)
-    assert.matches("failed +Ghost %(no%-such%-%) +queue no%-such%-queue does not exist in this org", r.stderr)
+    assert.matches("failed +Ghost %(no%-such%-%) +queue no%-such%-queue does not exist in this org", r.stdout)
     assert.same({ "unchanged", "failed" }, statuses(r.report))
   end)
 
@@ -225,7 +226,7 @@ describe("queue-sync on the example org", function()
     local function lines(conc)
       local r = sync { "--dry-run", "--concurrency", tostring(conc), EXAMPLES }
       local out = {}
-      for l in r.stderr:gmatch("[^\n]+") do if l:match("^  %a") and not l:match("requests") then out[#out + 1] = l end end
+      for l in r.stdout:gmatch("[^\n]+") do if l:match("^  %a") and not l:match("requests") then out[#out + 1] = l end end
       local names = {}
       for _, c in ipairs(r.report.changes) do names[#names + 1] = c.queue_name end
       return out, names
@@ -239,8 +240,8 @@ describe("queue-sync on the example org", function()
   it("speaks the tutorial's wire format with --api tutorial", function()
     local r = sync { "--api", "tutorial", "--base-url", sb.url .. "/tutorial", "--flow", "example-flow-id", EXAMPLES }
     assert.equal(0, r.status, r.stderr)
-    assert.matches("corrected by unknown%-skill", r.stderr)
-    assert.matches("flow Tutorial example flow %(example%-%): version 1 %-> 2", r.stderr)
+    assert.matches("corrected by unknown%-skill", r.stdout)
+    assert.matches("flow Tutorial example flow %(example%-%): version 1 %-> 2", r.stdout)
     assert.equal("tutorial", r.report.run.dialect)
     local q = by_id(sb.org().queues)[ORG.queues[1].id]
     assert.equal("Billing & Payments", q.name)
@@ -254,7 +255,7 @@ describe("queue-sync on the example org", function()
     local r = sync { "--log-format", "json", EXAMPLES }
     assert.equal(0, r.status, r.stderr)
     local events = {}
-    for line in r.stderr:gmatch("[^\n]+") do
+    for line in (r.stdout .. r.stderr):gmatch("[^\n]+") do
       local e = json.decode(line)
       assert.is_table(e, line)
       assert.is_string(e.ts)
@@ -265,10 +266,12 @@ describe("queue-sync on the example org", function()
     assert.is_true(events.flow >= 5)
   end)
 
-  it("prints only errors with --quiet", function()
+  it("prints only errors and the summary with --quiet", function()
     local r = sync { "--quiet", EXAMPLES }
     assert.equal(0, r.status)
     assert.equal("", r.stderr)
+    assert.matches("^queue%-sync completed: 6 queues", r.stdout)
+    assert.is_nil(r.stdout:find("corrected by", 1, true))
   end)
 
   it("keeps secrets out of stdout, stderr and the report at every verbosity", function()
