@@ -167,11 +167,14 @@ local function script_usage(name, decl, own, common)
   return table.concat(lines, "\n") .. "\n"
 end
 
--- The options a script takes: its own, the common ones that apply, --help.
+local SCRIPT_HELP = options.compile { { "help", "show this help and exit", short = "h" } }
+
+-- The options a script takes: its own, then the common ones that apply
+-- and --help.
 function M.script_options(decl)
   local own = options.compile(decl.options)
-  local common = common_for(decl, own)
-  return options.merge(own, common, options.compile { { "help", "show this help", short = "h" } }), own, common
+  local common = options.merge(common_for(decl, own), SCRIPT_HELP)
+  return options.merge(own, common), own, common
 end
 
 -- Run a loaded chunk with `rest` (argv without the common options) as its
