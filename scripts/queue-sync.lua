@@ -210,7 +210,6 @@ end
 
 local function main(opts, paths)
   if #paths == 0 then errors.raise("usage", "queue-sync needs definition files or directories (see --help)") end
-  preflight.report_path(opts.report, { dry_run = opts["dry-run"] })
   local started = sys.time()
   local defs, errs, warnings = definitions.load_all(paths)
   for _, w in ipairs(warnings) do log.warn(w) end
@@ -231,6 +230,7 @@ local function main(opts, paths)
     end
     log.warn(string.format("skipping %s", text.plural(#skipped, "invalid file")))
   end
+  preflight.report_path(opts.report, { dry_run = opts["dry-run"] })
   local rules = correct.load(opts.rules)
   -- a queue fans out to a dozen requests at once (PUT, members, one skills
   -- call per agent), so the pool allows a dozen in flight per queue task
