@@ -190,4 +190,15 @@ describe("text from outside, printed", function()
     assert.matches("x\\e[2Jy.json: line 1", r.stderr, 1, true)
     h.rmtree(dir)
   end)
+
+  it("escapes a request's path in the sandbox's request log", function()
+    local r = h.run { "-e", [[
+      local launch = require "gcrun.sandbox.launch"
+      local sb = launch.start { port = 0, state = false, log = true }
+      require("gcrun.http").client({ base_url = sb.url, max_attempts = 1 }):request { path = "/x%1b]0;pwned%07y" }
+      sb.server:stop()]] }
+    assert.equal(0, r.status, r.stderr)
+    assert.is_nil(r.stderr:find("\27", 1, true))
+    assert.matches("GET /x\\e]0;pwned\\x07y -> 401", r.stderr, 1, true)
+  end)
 end)

@@ -87,7 +87,7 @@ local function print_list(roots)
     local decl, err = scripts.declaration(paths[n])
     local desc = decl and (decl.description or "") or ("(cannot load: " .. tostring(err) .. ")")
     desc = desc:match("^[^\n]*")
-    io.stdout:write(string.format("%-" .. width .. "s  %s\n", n, desc))
+    io.stdout:write(string.format("%-" .. width .. "s  %s\n", n, text.printable(desc)))
   end
 end
 

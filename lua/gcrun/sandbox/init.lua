@@ -207,7 +207,8 @@ function Sandbox:handle(req)
   if not control then self.stats.requests = self.stats.requests + 1 end
   local ok, resp, opts = pcall(self.dispatch, self, req)
   if not ok then
-    io.stderr:write("gcrun sandbox: error handling ", req.method, " ", req.path, ": ", tostring(resp), "\n")
+    io.stderr:write("gcrun sandbox: error handling ", text.printable(req.method .. " " .. req.path .. ": "
+      .. tostring(resp)), "\n")
     resp = respond.error(500, "internal.server.error", "The server encountered an unexpected condition")
     opts = nil
   end
@@ -219,8 +220,9 @@ function Sandbox:handle(req)
     self.stats.by_status[tostring(status)] = (self.stats.by_status[tostring(status)] or 0) + 1
   end
   if self.args.log then
-    io.stderr:write(string.format("%s %s %s -> %s%s (%.1f ms)\n", text.iso8601(sys.time()), req.method,
-      req.path, opts.drop and "dropped" or tostring(status), opts.drop and "" or "",
+    -- the method and path are the client's: printable, so a request cannot drive the terminal
+    io.stderr:write(string.format("%s %s %s -> %s%s (%.1f ms)\n", text.iso8601(sys.time()), text.printable(req.method),
+      text.printable(req.path), opts.drop and "dropped" or tostring(status), opts.drop and "" or "",
       (sys.clock() - t0) * 1000))
   end
   if not resp then return 0, {}, "", opts end
