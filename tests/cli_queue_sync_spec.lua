@@ -119,8 +119,11 @@ describe("queue-sync --dry-run's plan", function()
     assert.equal(impact, h.read(dir .. "/queue_impact_report.json"))
     assert.is_true(json.decode(h.read(dir .. "/queue_plan_report.json")).run.dry_run)
     assert.matches("report: queue_plan_report.json", plan.stdout, 1, true)
-    -- and a second dry run replaces its own plan
+    -- and a second dry run replaces its own plan, in any format
     assert.equal(0, sb.run({ "queue-sync", "--dry-run", EXAMPLES }, { cwd = dir }).status)
+    for _, f in ipairs { "plan.md", "plan.html" } do
+      for _ = 1, 2 do assert.equal(0, sb.run({ "queue-sync", "--dry-run", "--report", f, EXAMPLES }, { cwd = dir }).status) end
+    end
   end)
 
   it("is never written over an impact report, even when --report names it (exit 2)", function()

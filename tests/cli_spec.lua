@@ -95,6 +95,12 @@ describe("gcrun", function()
     assert.matches("gcrun: sandbox: unknown option '--region'", r.stderr, 1, true)
   end)
 
+  it("refuses --sandbox with a real org's --region as a usage error (exit 2)", function()
+    local r = h.run { "--sandbox", "queue-sync", "--region", "eu-west-1", "x.json" }
+    assert.equal(2, r.status)
+    assert.equal("gcrun: --sandbox and --region cannot be used together\n", r.stderr)
+  end)
+
   it("takes output options before the script name, as after it", function()
     local dir = h.tmpdir()
     local path = h.write(dir .. "/lvl.lua", [[

@@ -22,10 +22,9 @@ local function is_plan(path)
   local body = sys.read(path, PLAN_READ_LIMIT)
   if not body then return false end
   local ok, doc = pcall(json.decode, body)
-  if ok then return type(doc) == "table" and type(doc.run) == "table" and doc.run.dry_run == true end
+  if ok and type(doc) == "table" then return type(doc.run) == "table" and doc.run.dry_run == true end
   -- the Markdown and HTML renderings say so in words
-  return body:find("**dry run: nothing was changed**", 1, true) ~= nil
-    or body:find('<p class="dry">', 1, true) ~= nil
+  return body:lower():find("dry run", 1, true) ~= nil
 end
 
 -- report_path(path, {dry_run=}): the report can be written at path: its
