@@ -61,6 +61,16 @@ describe("gcrun", function()
     assert.matches("%-%-concurrency expects a whole number, got 'many'", r.stderr)
   end)
 
+  it("counts the bundled scripts as gcrun's code, and the user's scripts as theirs", function()
+    local r = h.run { "-e", "error(require('gcrun.sys').datadir() .. '/scripts/queue-sync.lua:12: boom', 0)" }
+    assert.equal("gcrun: internal error: boom (--debug shows where; please report it)\n", r.stderr)
+    local dir = h.tmpdir()
+    local path = h.write(dir .. "/mine.lua", "local t = nil\nreturn t.x")
+    r = h.run { path }
+    assert.equal("gcrun: " .. path .. ":2: attempt to index a nil value (local 't')\n", r.stderr)
+    h.rmtree(dir)
+  end)
+
   it("lists each option once in --help", function()
     for _, args in ipairs { { "--help" }, { "queue-sync", "--help" }, { "sandbox", "--help" },
                              { "queue-export", "--help" } } do

@@ -37,16 +37,35 @@ end
 -- --debug (set by the CLI): keep Lua locations in messages.
 M.debug = false
 
--- A Lua error raised in gcrun's own library carries where it happened
+-- A Lua error raised in gcrun's own code carries where it happened
 -- (".../lua/gcrun/http.lua:319: attempt to index a number value"), which
 -- tells a user nothing they can act on: without --debug the location goes
--- and the message says it is gcrun's fault. Locations in the user's own
--- scripts and rule files stay.
+-- and the message says it is gcrun's fault. gcrun's own code is its
+-- library (lua/gcrun/ in any root) and the bundled scripts; locations in
+-- the user's own scripts and rule files stay.
+local function bundled_script(shown)
+  local ok, sys = pcall(require, "gcrun.sys")
+  local datadir = ok and sys.datadir()
+  if not datadir then return false end
+  local name = shown:match("scripts/([%w_%-]+%.lua)$")
+  if not name then return false end
+  local full = datadir .. "/scripts/" .. name
+  -- Lua shortens long chunk names to "..." and their tail
+  return shown == full or (shown:sub(1, 3) == "..." and full:sub(-(#shown - 3)) == shown:sub(4))
+end
+
+local function internal(shown)
+  return shown:find("lua/gcrun/[%w_/]+%.lua$") ~= nil or bundled_script(shown)
+end
+
 local function for_users(s)
   if M.debug then return s end
-  local internal = s:find("^%S*lua/gcrun/[%w_/]+%.lua:%d+: ") ~= nil
-  s = s:gsub("%S*lua/gcrun/[%w_/]+%.lua:%d+: ", "")
-  if internal then s = "internal error: " .. s .. " (--debug shows where; please report it)" end
+  local first = s:match("^(%S+%.lua):%d+: ")
+  local was_internal = first ~= nil and internal(first)
+  s = s:gsub("(%S+%.lua):%d+: ", function(shown)
+    if internal(shown) then return "" end
+  end)
+  if was_internal then s = "internal error: " .. s .. " (--debug shows where; please report it)" end
   return s
 end
 
