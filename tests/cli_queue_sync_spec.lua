@@ -90,6 +90,11 @@ describe("queue-sync's checks before the first request", function()
       "--no-flows and --flow cannot be used together")
   end)
 
+  it("refuses a --cacert file that does not exist, sending nothing (exit 2)", function()
+    refused({ "queue-sync", "--cacert", dir .. "/none.pem", "--report", dir .. "/r.json", EXAMPLES },
+      "--cacert names a file that does not exist: " .. dir .. "/none.pem")
+  end)
+
   it("refuses a rule file that does not load, sending nothing (exit 2)", function()
     h.write(dir .. "/rules.lua", "return {")
     refused({ "queue-sync", "--rules", dir .. "/rules.lua", "--report", dir .. "/r.json", EXAMPLES },

@@ -5,6 +5,7 @@ local errors = require "gcrun.errors"
 local log = require "gcrun.log"
 local options = require "gcrun.options"
 local scripts = require "gcrun.scripts"
+local sys = require "gcrun.sys"
 local text = require "gcrun.text"
 
 local M = {}
@@ -17,6 +18,17 @@ local OUTPUT = options.compile {
   { "debug", "show Lua locations and tracebacks in error messages (for bug reports)" },
 }
 
+-- A file option checked when parsed, before any request needs it.
+local function readable_file(path)
+  local st = sys.stat(path)
+  if not st then return nil, "names a file that does not exist: " .. path end
+  if st.type ~= "file" then return nil, "names " .. path .. ", which is not a regular file" end
+  local f = io.open(path, "rb")
+  if not f then return nil, "names a file gcrun cannot read: " .. path end
+  f:close()
+  return path
+end
+
 -- The connection to an org: for scripts that talk to one.
 local CONNECTION = options.compile {
   { "sandbox", "run against a local sandbox org started in-process",
@@ -27,7 +39,7 @@ local CONNECTION = options.compile {
   { "client-id=ID", "OAuth client id (the secret is read from the environment or .env only)" },
   { "profile=NAME", "the org of profile NAME in ~/.config/gcrun/profiles (region, client, where the secret is)" },
   { "api=DIALECT", "wire format", choices = { "platform", "tutorial" } },
-  { "cacert=FILE", "trust the CA certificate(s) in FILE" },
+  { "cacert=FILE", "trust the CA certificate(s) in FILE", check = readable_file },
 }
 
 local DRY_RUN = options.compile {
