@@ -71,6 +71,18 @@ describe("gcrun", function()
     h.rmtree(dir)
   end)
 
+  it("escapes control characters in a script's help", function()
+    local dir = h.tmpdir()
+    local path = h.write(dir .. "/odd.lua", [[return { description = "odd\27]0;title\7 script",
+      options = { { "x", "an \27[2J option" } }, main = function() end }]])
+    local r = h.run { path, "--help" }
+    assert.equal(0, r.status)
+    assert.is_nil(r.stdout:find("\27", 1, true))
+    assert.matches("odd\\e]0;title\\x07 script", r.stdout, 1, true)
+    assert.matches("an \\e[2J option", r.stdout, 1, true)
+    h.rmtree(dir)
+  end)
+
   it("lists each option once in --help", function()
     for _, args in ipairs { { "--help" }, { "queue-sync", "--help" }, { "sandbox", "--help" },
                              { "queue-export", "--help" } } do

@@ -205,7 +205,7 @@ local function run_chunk(fn, label, argv, rest, common, version)
   local all, own, common_opts = M.script_options(decl)
   local values, positional = options.parse(all, argv, { where = label })
   if values.help then
-    io.stdout:write(script_usage(label, decl, own, common_opts))
+    io.stdout:write(text.printable_lines(script_usage(label, decl, own, common_opts)))
     return 0
   end
   configure_output(values)

@@ -98,9 +98,7 @@ end
 -- A multi-line text for people that gcrun itself wrote (a traceback under
 -- --debug): each line made printable, on stderr.
 function M.block(s)
-  local lines = {}
-  for l in (s .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = text.printable((l:gsub("\t", "    "))) end
-  write_line(state.out, table.concat(lines, "\n"))
+  write_line(state.out, text.printable_lines((s:gsub("\t", "    "))))
 end
 
 -- document(doc): under --output json, the run's document on stdout.

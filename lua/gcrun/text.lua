@@ -88,6 +88,14 @@ function M.printable(s)
   return table.concat(out)
 end
 
+-- printable_lines(s) -> s with each line made printable and the line
+-- breaks kept: for multi-line text gcrun composes itself (help, tracebacks).
+function M.printable_lines(s)
+  local lines = {}
+  for l in (s .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = M.printable(l) end
+  return table.concat(lines, "\n")
+end
+
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 -- base64_decode(s) -> bytes. For the credentials of a Basic Authorization
