@@ -32,7 +32,7 @@ end
 -- The connection to an org: for scripts that talk to one.
 local CONNECTION = options.compile {
   { "sandbox", "run against a local sandbox org started in-process",
-    conflicts = { "region", "base-url", "client-id" } },
+    conflicts = { "region", "base-url", "client-id", "profile" } },
   { "sandbox-state=FILE", "state file of the --sandbox org [default: ~/.local/state/gcrun/sandbox-org.json]" },
   { "region=REGION", "Genesys Cloud region or domain (us-east-1, eu-west-1, mypurecloud.ie, ...)" },
   { "base-url=URL", "API base URL, instead of --region" },
