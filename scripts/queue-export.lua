@@ -1,13 +1,14 @@
 -- gcrun queue-export: write the org's queues as definition files, in the
 -- format queue-sync reads, so that exporting and syncing back changes
--- nothing.
-local call = require "gcrun.api.call"
+-- nothing. It reads through the same engine pieces as queue-sync (the
+-- platform dialect's paging, members and agents readers).
+local api_of = require "gcrun.api"
+local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
 local http = require "gcrun.http"
 local json = require "gcrun.json"
 local log = require "gcrun.log"
 local mapping = require "gcrun.mapping"
-local platform = require "gcrun.api.platform"
 local session = require "gcrun.session"
 local sys = require "gcrun.sys"
 local text = require "gcrun.text"
@@ -33,8 +34,8 @@ local function main(opts)
     local ok, err = sys.mkdir_p(out)
     if not ok then errors.raise("usage", "cannot create %s", err) end
   end
-  local api = platform.new(session.client { concurrency = 16 }):scope()
-  local queues = call.pages(api, "/api/v2/routing/queues", nil, { name = opts.name }, "GET queues")
+  local api = api_of.new("platform", session.client { concurrency = defaults.connections }):scope()
+  local queues = api:pages("/api/v2/routing/queues", nil, { name = opts.name }, "GET queues")
   if #queues == 0 then
     log.warn(opts.name and string.format("no queue's name matches '%s'", opts.name) or "the org has no queues")
     return 0
@@ -43,10 +44,7 @@ local function main(opts)
   local names = {}
   for i, q in ipairs(queues) do names[i] = file_name(q, used) end
   local _, errs = http.parallel(queues, function(q, i)
-    local members = {}
-    for _, m in ipairs(call.pages(api, "/api/v2/routing/queues/{id}/members", { id = q.id }, nil, "GET members")) do
-      members[#members + 1] = { id = m.id, ringNumber = m.ringNumber }
-    end
+    local members = api:members(q.id)
     local ids = {}
     for _, m in ipairs(members) do ids[#ids + 1] = m.id end
     local def, unsupported = mapping.definition(q, members, #ids > 0 and api:agents(ids) or {})
@@ -58,7 +56,7 @@ local function main(opts)
     local ok, err = sys.write_atomic(path, json.encode(def, { pretty = true }) .. "\n")
     if not ok then errors.raise("export", "cannot write %s", err) end
     log.info(string.format("  %s -> %s", q.name, path))
-  end, { concurrency = 8 })
+  end, { concurrency = defaults.export_fanout })
   for _, e in pairs(errs) do error(e, 0) end
   log.info(string.format("queue-export: %s written to %s", text.plural(#queues, "definition"), out))
   return 0

@@ -46,7 +46,10 @@ describe("definitions", function()
     assert.same({ { id = "u1", priority = 2 }, { id = "u1", priority = 5, duplicate = true }, { id = "u2", priority = 1 } },
       def.members)
     assert.equal(1, #c.findings)
-    assert.equal("duplicate_member", c.findings[1].kind)
+    -- the kinds of gcrun.api.problems, one vocabulary with the service's
+    assert.equal("duplicate-member", c.findings[1].kind)
+    assert.equal("u1", c.findings[1].entity)
+    assert.equal("members", c.findings[1].definition_field)
     assert.matches("Duplicate member 'u1'", c.findings[1].message)
   end)
 
@@ -56,13 +59,15 @@ describe("definitions", function()
     local kinds = {}
     for _, f in ipairs(c.findings) do kinds[#kinds + 1] = f.kind end
     table.sort(kinds)
-    assert.same({ "duplicate_member", "duplicate_skill" }, kinds)
+    assert.same({ "duplicate-member", "duplicate-skill" }, kinds)
   end)
 
   it("turns an unknown wrap_up_policy string into a finding, not an error", function()
     local def, c = parse { queue_id = "q1", wrap_up_policy = "sometimes" }
     assert.truthy(def)
-    assert.equal("invalid_wrap_up_policy", c.findings[1].kind)
+    assert.equal("invalid-value", c.findings[1].kind)
+    assert.equal("wrap_up_policy", c.findings[1].definition_field)
+    assert.equal("sometimes", c.findings[1].value)
   end)
 
   it("warns about an unknown key, naming the closest known one", function()

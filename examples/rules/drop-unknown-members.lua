@@ -3,14 +3,13 @@
 -- It keeps the bundled rules and adds one: a member who is not a user of
 -- the org is left out (and the correction recorded) instead of failing the
 -- whole queue. Returning a function lets the file extend the bundled list;
--- returning a list would replace it.
+-- returning a list would replace it. Rules match a problem's `kind` and
+-- fields (see lua/gcrun/corrections.lua), never the service's wording.
 return function(bundled)
   table.insert(bundled, 1, {
     name = "drop-unknown-member",
     match = function(problem)
-      if (problem.message or ""):match("^Member '.-' not found") then
-        return problem.entity or problem.message:match("'([^']+)'")
-      end
+      if problem.kind == "unknown-user" then return problem.entity end
     end,
     fix = function(desired, id)
       for i, m in ipairs(desired.members) do

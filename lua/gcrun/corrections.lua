@@ -1,9 +1,14 @@
 -- Validation-error correction rules. Each rule explains a problem, from
 -- the definition files, from the plan (what the org has), or from a 400
 -- answer of the service in either dialect, and corrects the desired state
--- so the request can be sent again. A problem is a table with `message`
--- and, where known, `code`, `field` (the field the service named) and
--- `entity` (the id it named); `source` says where it came from.
+-- so the request can be sent again. A problem says what is wrong in
+-- `kind` (unknown-skill, unknown-user, duplicate-member, duplicate-skill,
+-- duplicate-name, invalid-value, not-found, conflict, ...), which
+-- definition field it is about in `definition_field` (wrap_up_policy,
+-- skills, members, ...) and which id in `entity`; `message` is the
+-- service's own text, `source` says where the problem came from
+-- (definition, plan, service). Rules match on kind and fields, never on
+-- the service's wording (gcrun.api.problems explains how answers are read).
 --
 -- match(problem, desired) returns what fix needs (an id, or true) when the
 -- rule explains the problem. fix(desired, matched, problem) changes
@@ -13,10 +18,6 @@
 -- To change the rules for your runs, copy this file to
 -- ~/.config/gcrun/gcrun/corrections.lua, or pass --rules FILE with a file
 -- that returns a list like this one, or a function(bundled) returning one.
-
-local function quoted(message) return message:match("'([^']+)'") end
-
-local function lower(p) return (p.message or ""):lower() end
 
 -- Remove the entries of `list` with this id after the first; return the
 -- first and how many were removed.
@@ -35,12 +36,9 @@ end
 
 return {
   { name = "unknown-skill",
-    -- "Skill 'x' not found": the org has no such skill; assign the others
+    -- the org has no such skill; assign the others
     match = function(p)
-      local m = lower(p)
-      if m:find("skill", 1, true) and (m:find("not found", 1, true) or p.code == "not.found") then
-        return quoted(p.message) or p.entity
-      end
+      if p.kind == "unknown-skill" then return p.entity end
     end,
     fix = function(desired, id)
       for i, s in ipairs(desired.skills) do
@@ -52,12 +50,10 @@ return {
     end },
 
   { name = "duplicate-member",
-    -- "Duplicate member 'x'": keep the member's first entry
+    -- a member listed twice: keep the member's first entry (true when the
+    -- service did not say which member: every duplicate is removed)
     match = function(p)
-      local m = lower(p)
-      if m:find("member", 1, true) and m:find("duplicate", 1, true) then
-        return quoted(p.message) or p.entity or true
-      end
+      if p.kind == "duplicate-member" then return p.entity or true end
     end,
     fix = function(desired, id)
       local changes = {}
@@ -83,8 +79,7 @@ return {
 
   { name = "duplicate-skill",
     match = function(p)
-      local m = lower(p)
-      if m:find("skill", 1, true) and m:find("duplicate", 1, true) then return quoted(p.message) or p.entity end
+      if p.kind == "duplicate-skill" then return p.entity end
     end,
     fix = function(desired, id)
       local first, removed = dedupe(desired.skills, id)
@@ -97,9 +92,7 @@ return {
     -- an unknown wrap_up_policy (or a wrapupPrompt the service refused)
     -- becomes "required", as in the tutorial
     match = function(p)
-      local m = lower(p)
-      return m:find("wrap_up_policy", 1, true) or p.field == "acwSettings.wrapupPrompt"
-        or m:find("field wrapupprompt", 1, true)
+      return p.kind == "invalid-value" and p.definition_field == "wrap_up_policy"
     end,
     fix = function(desired)
       local valid = { required = true, optional = true, none = true }

@@ -48,6 +48,8 @@ function Checker.warn(c, fmt, ...)
   c.warnings[#c.warnings + 1] = string.format("%s: " .. fmt, c.file, ...)
 end
 
+-- A finding is a problem as gcrun.api.problems describes them (kind,
+-- definition_field, entity, message), found in the file.
 function Checker.find(c, p)
   p.source = "definition"
   c.findings[#c.findings + 1] = p
@@ -130,7 +132,7 @@ local function entries(c, field, v, value_key, check, dups)
         if check(c, function() return where("." .. value_key) end, value) then
           if seen[e.id] then
             local what = field == "members" and "member" or "skill"
-            c:find { kind = "duplicate_" .. what, id = e.id,
+            c:find { kind = "duplicate-" .. what, id = e.id, entity = e.id, definition_field = field,
               message = string.format("Duplicate %s '%s' in %s", what, e.id, field) }
             out[#out + 1] = entry(e.id, value, true)
           else
@@ -182,7 +184,8 @@ function M.parse(bytes, file)
     elseif dups[d.parent] and dups[d.parent][d.key] == nil then
       local first = d.first and json.decode(d.first)
       dups[d.parent][d.key] = first
-      c:find { kind = d.parent == "members" and "duplicate_member" or "duplicate_skill", id = d.key,
+      c:find { kind = d.parent == "members" and "duplicate-member" or "duplicate-skill", id = d.key,
+        entity = d.key, definition_field = d.parent,
         message = string.format("Duplicate %s '%s' in %s (line %d)", d.parent == "members" and "member" or "skill",
           d.key, d.parent, d.line) }
     end
@@ -235,7 +238,7 @@ function M.parse(bytes, file)
   if type(policy) ~= "string" then
     c:error("wrap_up_policy", "must be one of required, optional, none, got %s", describe(policy))
   elseif not M.POLICIES[policy] then
-    c:find { kind = "invalid_wrap_up_policy", value = policy,
+    c:find { kind = "invalid-value", definition_field = "wrap_up_policy", field = "wrap_up_policy", value = policy,
       message = string.format("Invalid wrap_up_policy '%s': must be one of required, optional, none", policy) }
   end
   def.wrap_up_policy = policy

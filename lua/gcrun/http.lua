@@ -6,6 +6,7 @@
 -- are in flight meanwhile; outside any task it drives the transfers itself
 -- until its own is done. Either way the caller just gets the response.
 local core = require "gcrun.http.core"
+local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
 local json = require "gcrun.json"
 local log = require "gcrun.log"
@@ -182,7 +183,7 @@ end
 -- return value, errors[i] what it raised (the others go on).
 function M.parallel(items, fn, opts)
   local group = {
-    items = items, fn = fn, limit = math.max(1, (opts and opts.concurrency) or 4),
+    items = items, fn = fn, limit = math.max(1, (opts and opts.concurrency) or defaults.parallel),
     next = 1, active = 0, done = 0, failed = 0, results = {}, errors = {},
   }
   if #items == 0 then return group.results, group.errors end
@@ -355,7 +356,13 @@ local SafeClient = { __index = {
 --        max_retry_time=, max_wait=, backoff_base=, backoff_cap=,
 --        concurrency=, rate=, auth=, cacert=}
 function M.client(opts)
-  local c = setmetatable({ core = core.client(opts) }, Client)
+  -- the pool's size is always Lua's to say (gcrun.defaults), never C's
+  if opts and opts.concurrency == nil then
+    local copy = { concurrency = defaults.connections }
+    for k, v in pairs(opts) do copy[k] = v end
+    opts = copy
+  end
+  local c = setmetatable({ core = core.client(opts or { concurrency = defaults.connections }) }, Client)
   c.safe = setmetatable({ client = c }, SafeClient)
   return c
 end

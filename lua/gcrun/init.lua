@@ -39,21 +39,17 @@ function M.patch(path, body, query) return request("PATCH", path, body, query) e
 function M.delete(path, query) return request("DELETE", path, nil, query) end
 
 -- paginate(path [, query]) -> iterator over entities, page by page, as
--- the loop asks for them.
+-- the loop asks for them (gcrun.api.call's paginator, with its page limit).
 function M.paginate(path, query)
-  local q = { pageSize = 100, pageNumber = 1 }
-  for k, v in pairs(query or {}) do q[k] = v end
-  local page = M.get(path, q)
-  local i, seen = 0, {}
+  if type(path) ~= "string" then error("gcrun.paginate: path must be a string", 2) end
+  local next_page = call.pager(api(), path, nil, query, "GET " .. path, { sendable = true })
+  local page, i = next_page(), 0
   return function()
     while page do
       i = i + 1
-      local e = page.entities and page.entities[i]
+      local e = page[i]
       if e ~= nil then return e end
-      local next_uri = page.nextUri
-      if type(next_uri) ~= "string" or seen[next_uri] or i == 1 then return nil end
-      seen[next_uri] = true
-      page, i = M.get(next_uri), 0
+      page, i = next_page(), 0
     end
   end
 end

@@ -8,6 +8,9 @@
 --
 -- Queue status: updated, unchanged, planned (--dry-run), failed,
 -- interrupted, not_started. total_queues_updated counts "updated" only.
+-- The records are gcrun.result's; the names below are the report's, kept
+-- as they were so existing reports stay readable (skill rows say both
+-- `level` and the platform's `proficiency`).
 local errors = require "gcrun.errors"
 local json = require "gcrun.json"
 local sys = require "gcrun.sys"
@@ -21,11 +24,13 @@ local function list(t) return A(t or {}) end
 
 local function queue_entry(e)
   local ring = A({})
-  for _, r in ipairs(e.ring_changes or {}) do ring[#ring + 1] = { member = r.id, before = r.from, after = r.to } end
+  for _, r in ipairs(e.ring_changes or {}) do
+    ring[#ring + 1] = { member = r.member, before = r.before, after = r.after }
+  end
   local assignments = A({})
   for _, a in ipairs(e.skill_assignments or {}) do
     local skills = A({})
-    for _, s in ipairs(a.skills) do skills[#skills + 1] = { id = s.id, proficiency = s.proficiency or s.level } end
+    for _, s in ipairs(a.skills) do skills[#skills + 1] = { id = s.id, level = s.level, proficiency = s.level } end
     assignments[#assignments + 1] = { user = a.user, name = a.name, skills = skills }
   end
   local corrections = A({})
@@ -42,7 +47,7 @@ local function queue_entry(e)
     queue_id = e.queue_id, queue_name = e.queue_name, skills_assigned = e.skills_assigned or 0,
     members_assigned = e.members_assigned or 0, validation_corrections = corrections,
     flow_node_updated = e.flow_node_updated or false, status = e.status, timestamp = e.timestamp,
-    file = e.file, error = e.error, fields_changed = list(e.changes),
+    file = e.file, error = e.error, fields_changed = list(e.fields_changed),
     members_added = list(e.members_added), members_removed = list(e.members_removed),
     ring_numbers = ring, skill_assignments = assignments, flows = flows,
     requests = c.requests or 0, retries = c.retries or 0, throttled = c.throttled or 0,

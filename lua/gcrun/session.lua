@@ -2,6 +2,7 @@
 -- the common options: a real org (region or base URL, credentials from
 -- the environment or .env) or, with --sandbox, a sandbox org started in
 -- this process. Scripts reach it through `require "gcrun"`.
+local defaults = require "gcrun.defaults"
 local log = require "gcrun.log"
 
 local M = {}
@@ -52,10 +53,10 @@ function M.client(tuning)
   state.config = config
   state.client = http.client {
     base_url = config.base_url, auth = creds, cacert = o.cacert,
-    concurrency = (tuning and tuning.concurrency) or 16,
+    concurrency = (tuning and tuning.concurrency) or defaults.connections,
     -- as many attempts as the official Terraform provider makes (RetryMax
     -- 20); the 120 s cap on time spent waiting still bounds a dead service
-    max_attempts = 20,
+    max_attempts = defaults.max_attempts,
     headers = { Accept = "application/json", ["User-Agent"] = "gcrun/" .. state.version },
   }
   state.target = target or string.format("%s (%s%s)", config.base_url,

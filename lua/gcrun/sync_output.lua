@@ -3,6 +3,7 @@
 -- Results, through gcrun.log (stdout; --quiet and --log-format json apply).
 local json = require "gcrun.json"
 local log = require "gcrun.log"
+local records = require "gcrun.result"
 local text = require "gcrun.text"
 
 local M = {}
@@ -18,9 +19,9 @@ local function short(id) return tostring(id):sub(1, 8) end
 -- "name, acwSettings; +2 -1 members, 1 ring number, 4 skill assignments"
 function M.summary_of(e)
   local parts = {}
-  if e.changes and #e.changes > 0 then
+  if e.fields_changed and #e.fields_changed > 0 then
     local fields = {}
-    for _, c in ipairs(e.changes) do fields[#fields + 1] = c.field end
+    for _, c in ipairs(e.fields_changed) do fields[#fields + 1] = c.field end
     parts[#parts + 1] = table.concat(fields, ", ")
   end
   local m = {}
@@ -56,20 +57,20 @@ function M.plan(e, plan, names)
     return n and string.format("%s (%s)", n, short(id)) or id
   end
   local lines = { string.format("plan for %s (%s) from %s:", e.queue_name, e.queue_id, e.file) }
-  for _, c in ipairs(plan.changes) do
+  for _, c in ipairs(plan.fields_changed) do
     if c.field ~= "members" and c.field ~= "skills" then
       lines[#lines + 1] = string.format("    %s: %s -> %s", c.field, show(c.before), show(c.after))
     end
   end
-  for _, id in ipairs(plan.add) do lines[#lines + 1] = "    + member " .. who(id) end
-  for _, id in ipairs(plan.remove) do lines[#lines + 1] = "    - member " .. who(id) end
-  for _, r in ipairs(plan.rering) do
-    lines[#lines + 1] = string.format("    ring number of %s: %s -> %s", who(r.id), r.from, r.to)
+  for _, id in ipairs(plan.members_added) do lines[#lines + 1] = "    + member " .. who(id) end
+  for _, id in ipairs(plan.members_removed) do lines[#lines + 1] = "    - member " .. who(id) end
+  for _, r in ipairs(plan.ring_changes) do
+    lines[#lines + 1] = string.format("    ring number of %s: %s -> %s", who(r.member), r.before, r.after)
   end
-  for _, a in ipairs(plan.assign) do
+  for _, a in ipairs(plan.skill_assignments) do
     local skills = {}
     for _, s in ipairs(a.skills) do
-      skills[#skills + 1] = string.format("%s %s", names.skills[s.id] or s.id, s.proficiency or s.level)
+      skills[#skills + 1] = string.format("%s %s", names.skills[s.id] or s.id, s.level)
     end
     lines[#lines + 1] = string.format("    skills for %s: %s", who(a.user), table.concat(skills, ", "))
   end
@@ -109,7 +110,7 @@ function M.summary(doc, report_path)
     return
   end
   local rows = {}
-  for _, k in ipairs { "updated", "unchanged", "planned", "failed", "interrupted", "not_started" } do
+  for _, k in ipairs(records.STATUSES) do
     if run.counts[k] then rows[#rows + 1] = string.format("  %-14s %5d", k, run.counts[k]) end
   end
   local corrections = 0

@@ -1,9 +1,11 @@
 -- Making API calls the same way in both dialects: a request that must
 -- succeed, its answer turned into a structured error when it does not
 -- (a 400 becomes "rejected", with the problems the correction rules read),
--- paging through nextUri, and counting requests, retries and 429s for the
+-- the one paginator, and counting requests, retries and 429s for the
 -- queue or flow they were made for.
+local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
+local problems = require "gcrun.api.problems"
 
 local M = {}
 
@@ -24,34 +26,17 @@ function M.count(api, r)
   end
 end
 
--- The problems an error answer describes, in the form the rules match:
--- {message=, code=, field=, entity=, source="service"}.
-function M.problems(resp)
-  local ok, body = pcall(resp.json, resp)
-  if not ok or type(body) ~= "table" then
-    return { { message = string.format("HTTP %d from %s %s", resp.status, resp.method, resp.url), source = "service" } }
-  end
-  local list = {}
-  for _, e in ipairs(type(body.errors) == "table" and body.errors or {}) do
-    if type(e) == "table" and e.message then
-      list[#list + 1] = { message = tostring(e.message), code = e.code, source = "service" }
-    end
-  end
-  if #list == 0 then
-    local d = type(body.details) == "table" and body.details[1] or {}
-    list[1] = { message = tostring(body.message or body.error_description or ("HTTP " .. resp.status)),
-      code = body.code, field = d.fieldName, entity = d.entityId, source = "service" }
-  end
-  return list
-end
+-- problems(resp [, req]) -> the problems an error answer describes, each
+-- normalised to a kind (see gcrun.api.problems).
+M.problems = problems.of
 
 local CODES = { [400] = "rejected", [401] = "auth", [403] = "permission", [404] = "not_found", [409] = "conflict" }
 
--- check(api, resp, what) -> resp when 2xx, else raises
-function M.check(_, resp, what)
+-- check(api, resp, what [, req]) -> resp when 2xx, else raises
+function M.check(_, resp, what, req)
   if resp.status >= 200 and resp.status < 300 then return resp end
-  local problems = M.problems(resp)
-  local first = problems[1]
+  local list = problems.of(resp, req)
+  local first = list[1]
   local detail = first.message
   if resp.status == 401 then
     detail = "the service refused the access token: " .. detail
@@ -62,7 +47,7 @@ function M.check(_, resp, what)
   local gave_up = resp.gave_up and (" (" .. resp.gave_up .. ")") or ""
   error(errors.new(code, string.format("%s: HTTP %d%s: %s%s", what, resp.status,
     first.code and (" " .. first.code) or "", detail, gave_up),
-    { status = resp.status, problems = problems }), 0)
+    { status = resp.status, problems = list }), 0)
 end
 
 -- send(api, req, what) -> response (any status), else raises the
@@ -82,22 +67,64 @@ end
 
 -- run(api, req, what) -> response (2xx), else raises
 function M.run(api, req, what)
-  return M.check(api, M.send(api, req, what), what)
+  return M.check(api, M.send(api, req, what), what, req)
 end
 
--- Every entity of a paged listing, following nextUri.
-function M.pages(api, path, params, query, what)
-  local q = { pageSize = 100, pageNumber = 1 }
+---------------------------------------------------------------- paging
+
+-- How many pages a listing may have: the pageCount it announces (or
+-- total / pageSize), and never more than defaults.max_pages, so a service
+-- that hands out new nextUris for ever cannot hold a run for ever.
+local function page_limit(body, cap)
+  local limit = cap
+  local count = math.tointeger(body.pageCount)
+  if not count and math.tointeger(body.total) and math.tointeger(body.pageSize) and body.pageSize > 0 then
+    count = (body.total + body.pageSize - 1) // body.pageSize
+  end
+  if count and count >= 1 and count < limit then limit = count end
+  return limit
+end
+
+-- pager(api, path, params, query, what [, {max_pages=, decode=}]) ->
+-- next(): the entities of the next page, or nil after the last. Follows
+-- nextUri while pages come back non-empty, never the same nextUri twice,
+-- at most page_limit pages; a listing past the absolute cap is an error
+-- (its end was never found, so what was read cannot be trusted whole).
+function M.pager(api, path, params, query, what, how)
+  local q = { pageSize = defaults.page_size, pageNumber = 1 }
   for k, v in pairs(query or {}) do q[k] = v end
-  local out, seen = {}, {}
-  local resp = M.run(api, { path = path, params = params, query = q }, what or ("GET " .. path))
-  while true do
-    local body = resp:json { read_only = true }
-    for _, e in ipairs(body.entities or {}) do out[#out + 1] = e end
+  what = what or ("GET " .. path)
+  local cap = how and how.max_pages or defaults.max_pages
+  local decode = { read_only = not (how and how.sendable) }
+  local req, seen, pages, limit = { path = path, params = params, query = q }, {}, 0, cap
+  return function()
+    if not req then return nil end
+    local body = M.run(api, req, what):json(decode)
+    pages = pages + 1
+    if pages == 1 then limit = page_limit(body, cap) end
+    local entities = body.entities or {}
     local next_uri = body.nextUri
-    if type(next_uri) ~= "string" or next_uri == "" or seen[next_uri] or #(body.entities or {}) == 0 then break end
-    seen[next_uri] = true
-    resp = M.run(api, { path = next_uri }, what or ("GET " .. path))
+    req = nil
+    if type(next_uri) == "string" and next_uri ~= "" and not seen[next_uri] and #entities > 0 then
+      if pages >= limit then
+        if limit == cap then
+          errors.raise("bad_response", "%s: the listing goes on past %d pages; gave up", what, cap)
+        end
+      else
+        seen[next_uri] = true
+        req = { path = next_uri }
+      end
+    end
+    return entities
+  end
+end
+
+-- pages(api, path, params, query, what [, how]) -> every entity of a
+-- paged listing.
+function M.pages(api, path, params, query, what, how)
+  local out = {}
+  for entities in M.pager(api, path, params, query, what, how) do
+    table.move(entities, 1, #entities, #out + 1, out)
   end
   return out
 end
@@ -116,12 +143,12 @@ function M.rethrow(errs)
   for _, i in ipairs(keys) do
     if not errors.is(errs[i], "rejected") then error(errs[i], 0) end
   end
-  local problems, messages = {}, {}
+  local list, messages = {}, {}
   for _, i in ipairs(keys) do
     messages[#messages + 1] = errs[i].message
-    for _, p in ipairs(errs[i].problems or {}) do problems[#problems + 1] = p end
+    for _, p in ipairs(errs[i].problems or {}) do list[#list + 1] = p end
   end
-  error(errors.new("rejected", table.concat(messages, "; "), { status = 400, problems = problems }), 0)
+  error(errors.new("rejected", table.concat(messages, "; "), { status = 400, problems = list }), 0)
 end
 
 return M

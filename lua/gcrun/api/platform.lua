@@ -9,18 +9,21 @@
 --          /api/v2/users/{id}/routingskills/bulk, at most 50 a call
 --   flows  one locked edit per flow: checkout, latest configuration, save
 --          a version (refetch and reapply on 409), publish, checkin
+-- The methods are the dialect contract of gcrun.api.
 local call = require "gcrun.api.call"
+local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
 local flowedit = require "gcrun.flowedit"
 local http = require "gcrun.http"
 local json = require "gcrun.json"
 local mapping = require "gcrun.mapping"
+local records = require "gcrun.result"
 local retry = require "gcrun.retry"
 local sys = require "gcrun.sys"
 
 local abs = math.abs
 
-local M = { name = "platform", MEMBER_BATCH = 100, SKILL_BATCH = 50, USER_BATCH = 100 }
+local M = { name = "platform" }
 
 -- Genesys Cloud's token request: the login host's /oauth/token, client id
 -- and secret as Basic authentication (gcrun.oauth.resolve's `token`).
@@ -29,7 +32,7 @@ M.token = { host = "login", path = "/oauth/token", client_auth = "basic" }
 local P = {}
 P.__index = P
 
--- new(client, {force_unlock=, lock_wait=, member_lag_wait=}) -> api
+-- new(client, {force_unlock=, lock_wait=, member_lag_wait=, skill_levels=}) -> api
 function M.new(client, opts)
   return setmetatable({ c = client, opts = opts or {}, shared = {} }, P)
 end
@@ -62,16 +65,16 @@ end
 
 function P:agents(ids)
   local agents = {}
-  local groups = batches(ids, M.USER_BATCH)
+  local groups = batches(ids, defaults.user_batch)
   local _, errs = http.parallel(groups, function(group)
     local resp = self:call({ path = "/api/v2/users", query = { id = table.concat(group, ","), expand = "skills",
-      pageSize = M.USER_BATCH } }, "GET users")
+      pageSize = defaults.user_batch } }, "GET users")
     for _, u in ipairs(resp:json({ read_only = true }).entities or {}) do
       local skills = {}
       for _, s in ipairs(u.skills or {}) do skills[s.id] = s.proficiency end
       agents[u.id] = { name = u.name, skills = skills }
     end
-  end, { concurrency = 4 })
+  end, { concurrency = defaults.read_fanout })
   call.rethrow(errs)
   return agents
 end
@@ -87,6 +90,15 @@ function P:consumers(queue_id)
   return flows
 end
 
+-- members(queue_id) -> { {id=, ringNumber=, name=}, ... }
+function P:members(queue_id)
+  local members = {}
+  for _, m in ipairs(self:pages(QUEUE .. "/members", { id = queue_id }, nil, "GET members")) do
+    members[#members + 1] = { id = m.id, ringNumber = m.ringNumber or 1, name = m.name }
+  end
+  return members
+end
+
 -- read(def) -> current state of the queue and what surrounds it
 function P:read(def)
   local id = def.queue_id
@@ -96,27 +108,24 @@ function P:read(def)
   end
   local jobs = {
     function() return self:call({ path = QUEUE, params = { id = id } }, "GET queue " .. id):json() end,
-    function() return self:pages(QUEUE .. "/members", { id = id }, nil, "GET members") end,
+    function() return self:members(id) end,
     function() return self:agents(ids) end,
     function() return self:consumers(id) end,
   }
-  local results, errs = http.parallel(jobs, function(job) return job() end, { concurrency = 4 })
+  local results, errs = http.parallel(jobs, function(job) return job() end, { concurrency = defaults.read_fanout })
   if errs[1] and errs[1].status == 404 then
     errors.raise("not_found", "queue %s does not exist in this org", id)
   end
   call.rethrow(errs)
-  local members = {}
-  for _, m in ipairs(results[2]) do
-    members[#members + 1] = { id = m.id, ringNumber = m.ringNumber or 1, name = m.name }
-  end
-  return { queue = results[1], members = members, agents = results[3], flows = results[4] }
+  return { queue = results[1], members = results[2], agents = results[3], flows = results[4] }
 end
 
--- plan(desired, current) -> what to change; plan.problems lists what the
--- org says is wrong with `desired` (unknown skills or users).
+-- plan(desired, current) -> what to change (a gcrun.result plan);
+-- plan.problems lists what the org says is wrong with `desired` (unknown
+-- skills or users).
 function P:plan(desired, current)
-  local plan = { add = {}, remove = {}, rering = {}, assign = {}, problems = {}, desired = desired }
-  plan.changes = mapping.managed_changes(desired, current.queue)
+  local plan = records.plan(mapping.managed_changes(desired, current.queue))
+  plan.desired = desired
 
   local have = {}
   for _, m in ipairs(current.members) do have[m.id] = m.ringNumber end
@@ -124,30 +133,33 @@ function P:plan(desired, current)
   for _, m in ipairs(desired.members) do
     if want[m.id] == nil then want[m.id] = m.priority; order[#order + 1] = m.id end
   end
+  local problems, ring = plan.problems, plan.ring_changes
   for _, id in ipairs(order) do
     if not current.agents[id] then
-      plan.problems[#plan.problems + 1] = { source = "plan", code = "not.found", entity = id,
+      problems[#problems + 1] = { kind = "unknown-user", definition_field = "members", source = "plan",
+        code = "not.found", entity = id,
         message = string.format("Member '%s' not found: there is no such user in the org", id) }
     elseif have[id] == nil then
-      plan.add[#plan.add + 1] = id
-      if want[id] ~= 1 then plan.rering[#plan.rering + 1] = { id = id, from = 1, to = want[id] } end
+      plan.members_added[#plan.members_added + 1] = id
+      if want[id] ~= 1 then ring[#ring + 1] = { member = id, before = 1, after = want[id] } end
     elseif have[id] ~= want[id] then
-      plan.rering[#plan.rering + 1] = { id = id, from = have[id], to = want[id] }
+      ring[#ring + 1] = { member = id, before = have[id], after = want[id] }
     end
   end
   for _, m in ipairs(current.members) do
-    if want[m.id] == nil then plan.remove[#plan.remove + 1] = m.id end
+    if want[m.id] == nil then plan.members_removed[#plan.members_removed + 1] = m.id end
   end
 
   local known = self.shared.skills
   for _, s in ipairs(desired.skills) do
     if known and not known[s.id] then
-      plan.problems[#plan.problems + 1] = { source = "plan", code = "not.found", entity = s.id,
-        message = string.format("Skill '%s' not found in the org", s.id) }
+      problems[#problems + 1] = { kind = "unknown-skill", definition_field = "skills", source = "plan",
+        code = "not.found", entity = s.id, message = string.format("Skill '%s' not found in the org", s.id) }
     end
   end
   local skills = desired.skills
   local overrides = self.opts.skill_levels or {}
+  local assign = plan.skill_assignments
   for _, id in ipairs(order) do
     local agent = current.agents[id]
     if agent then
@@ -157,22 +169,22 @@ function P:plan(desired, current)
         local p = have_skills[s.id]
         if p ~= level and (p == nil or abs(p - level) > 1e-9) then
           needed = needed or {}
-          needed[#needed + 1] = { id = s.id, proficiency = level }
+          needed[#needed + 1] = { id = s.id, level = level }
         end
       end
-      if needed then plan.assign[#plan.assign + 1] = { user = id, name = agent.name, skills = needed } end
+      if needed then assign[#assign + 1] = { user = id, name = agent.name, skills = needed } end
     end
   end
-  plan.empty = #plan.changes == 0 and #plan.add == 0 and #plan.remove == 0 and #plan.rering == 0 and #plan.assign == 0
+  plan.empty = records.is_empty(plan)
   return plan
 end
 
 local function members_call(api, id, ids, delete)
-  for _, group in ipairs(batches(ids, M.MEMBER_BATCH)) do
+  for _, group in ipairs(batches(ids, defaults.member_batch)) do
     local body = json.array({})
     for i, uid in ipairs(group) do body[i] = { id = uid } end
     api:call({ method = "POST", path = QUEUE .. "/members", params = { id = id },
-      query = { delete = delete and "true" or "false" }, json = body, idempotent = true },
+      query = { delete = delete and "true" or "false" }, json = body, idempotent = true, about = "members" },
       (delete and "remove" or "add") .. " members")
   end
 end
@@ -180,64 +192,75 @@ end
 -- A ring number for a member added moments ago may meet a 404 while the
 -- service catches up; retry that for a while, as the Terraform provider does.
 local function set_ring(api, id, r)
-  local n, deadline = 0, sys.clock() + (api.opts.member_lag_wait or 10)
+  local n, deadline = 0, sys.clock() + (api.opts.member_lag_wait or defaults.member_lag_wait)
   while true do
-    local resp = call.send(api, { method = "PATCH", path = QUEUE .. "/members/{user}",
-      params = { id = id, user = r.id }, json = { id = r.id, ringNumber = r.to } })
+    local req = { method = "PATCH", path = QUEUE .. "/members/{user}", params = { id = id, user = r.member },
+      json = { id = r.member, ringNumber = r.after }, about = "ring" }
+    local resp = call.send(api, req)
     n = n + 1
     local wait = retry.backoff(n, 0.25, 2, 1)   -- the one backoff; no jitter: a lag, not a crowd
     if resp.status ~= 404 or sys.clock() + wait > deadline then
-      return call.check(api, resp, "set ring number of " .. r.id)
+      return call.check(api, resp, "set ring number of " .. r.member, req)
     end
     http.sleep(wait)
   end
 end
 
--- execute(desired, plan, current): send the writes; `current` follows
+-- The skills of one PATCH .../routingskills/bulk, as the wire says them.
+local function skill_rows(skills, from, to)
+  local rows = json.array({})
+  for i = from, to do rows[#rows + 1] = { id = skills[i].id, proficiency = skills[i].level } end
+  return rows
+end
+
+-- execute(queue_id, plan, current): send the writes; `current` follows
 -- each step that succeeded, so after a correction a new plan holds only
 -- what is left. A 400 raises a "rejected" error with the problems.
 function P:execute(queue_id, plan, current)
   local jobs = {}
-  if #plan.changes > 0 then
+  local added, removed = plan.members_added, plan.members_removed
+  if #plan.fields_changed > 0 then
     jobs[#jobs + 1] = function()
       local request = mapping.queue_request(plan.desired, current.queue)
       local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = request,
-        idempotent = true }, "PUT queue")
+        idempotent = true, about = "queue" }, "PUT queue")
       current.queue = resp:json()
     end
   end
-  if #plan.add > 0 or #plan.remove > 0 then
+  if #added > 0 or #removed > 0 then
     jobs[#jobs + 1] = function()
-      if #plan.remove > 0 then
-        members_call(self, queue_id, plan.remove, true)
+      if #removed > 0 then
+        members_call(self, queue_id, removed, true)
         local gone = {}
-        for _, id in ipairs(plan.remove) do gone[id] = true end
+        for _, id in ipairs(removed) do gone[id] = true end
         local kept = {}
         for _, m in ipairs(current.members) do if not gone[m.id] then kept[#kept + 1] = m end end
         current.members = kept
       end
-      if #plan.add > 0 then
-        members_call(self, queue_id, plan.add, false)
-        for _, id in ipairs(plan.add) do current.members[#current.members + 1] = { id = id, ringNumber = 1 } end
+      if #added > 0 then
+        members_call(self, queue_id, added, false)
+        for _, id in ipairs(added) do current.members[#current.members + 1] = { id = id, ringNumber = 1 } end
       end
     end
   end
-  for _, a in ipairs(plan.assign) do
+  for _, a in ipairs(plan.skill_assignments) do
     jobs[#jobs + 1] = function()
-      for _, group in ipairs(batches(a.skills, M.SKILL_BATCH)) do
+      local skills, size = a.skills, defaults.skill_batch
+      for i = 1, #skills, size do
+        local last = math.min(#skills, i + size - 1)
         self:call({ method = "PATCH", path = "/api/v2/users/{id}/routingskills/bulk", params = { id = a.user },
-          json = json.array(group), idempotent = true }, "assign skills to " .. a.user)
-        for _, s in ipairs(group) do current.agents[a.user].skills[s.id] = s.proficiency end
+          json = skill_rows(skills, i, last), idempotent = true, about = "skills" }, "assign skills to " .. a.user)
+        for j = i, last do current.agents[a.user].skills[skills[j].id] = skills[j].level end
       end
     end
   end
-  local _, errs = http.parallel(jobs, function(job) job() end, { concurrency = 8 })
+  local _, errs = http.parallel(jobs, function(job) job() end, { concurrency = defaults.write_fanout })
   call.rethrow(errs)
-  if #plan.rering > 0 then
-    _, errs = http.parallel(plan.rering, function(r)
+  if #plan.ring_changes > 0 then
+    _, errs = http.parallel(plan.ring_changes, function(r)
       set_ring(self, queue_id, r)
-      for _, m in ipairs(current.members) do if m.id == r.id then m.ringNumber = r.to end end
-    end, { concurrency = 8 })
+      for _, m in ipairs(current.members) do if m.id == r.member then m.ringNumber = r.after end end
+    end, { concurrency = defaults.write_fanout })
     call.rethrow(errs)
   end
 end
@@ -245,32 +268,37 @@ end
 -- outcome(before, after) -> what changed between two states read or
 -- updated by execute, in the form of a plan (for the report).
 function P.outcome(_, before, after)
-  local out = { changes = mapping.field_changes(before.queue, after.queue), add = {}, remove = {}, rering = {},
-    assign = {} }
+  local out = records.plan(mapping.field_changes(before.queue, after.queue))
   local was, now = {}, {}
+  local ring = out.ring_changes
   for _, m in ipairs(before.members) do was[m.id] = m.ringNumber end
   for _, m in ipairs(after.members) do
     now[m.id] = m.ringNumber
     if was[m.id] == nil then
-      out.add[#out.add + 1] = m.id
-      if m.ringNumber ~= 1 then out.rering[#out.rering + 1] = { id = m.id, from = 1, to = m.ringNumber } end
+      out.members_added[#out.members_added + 1] = m.id
+      if m.ringNumber ~= 1 then ring[#ring + 1] = { member = m.id, before = 1, after = m.ringNumber } end
     elseif was[m.id] ~= m.ringNumber then
-      out.rering[#out.rering + 1] = { id = m.id, from = was[m.id], to = m.ringNumber }
+      ring[#ring + 1] = { member = m.id, before = was[m.id], after = m.ringNumber }
     end
   end
-  for _, m in ipairs(before.members) do if now[m.id] == nil then out.remove[#out.remove + 1] = m.id end end
+  for _, m in ipairs(before.members) do
+    if now[m.id] == nil then out.members_removed[#out.members_removed + 1] = m.id end
+  end
   local users = {}
   for id in pairs(after.agents) do users[#users + 1] = id end
   table.sort(users)
   for _, id in ipairs(users) do
     local a, b = after.agents[id], before.agents[id] or { skills = {} }
     local skills = {}
-    for sid, p in pairs(a.skills) do
-      if b.skills[sid] ~= p then skills[#skills + 1] = { id = sid, proficiency = p } end
+    for sid, level in pairs(a.skills) do
+      if b.skills[sid] ~= level then skills[#skills + 1] = { id = sid, level = level } end
     end
     table.sort(skills, function(x, y) return x.id < y.id end)
-    if #skills > 0 then out.assign[#out.assign + 1] = { user = id, name = a.name, skills = skills } end
+    if #skills > 0 then
+      out.skill_assignments[#out.skill_assignments + 1] = { user = id, name = a.name, skills = skills }
+    end
   end
+  out.empty = records.is_empty(out)
   return out
 end
 
@@ -312,7 +340,7 @@ end
 -- result: {id, name, status = "updated"|"unchanged"|"planned", old_version,
 -- new_version, changes, attempts, conflicts}
 function P:edit_flow(flow_id, queues, how)
-  local result = { id = flow_id, counters = self.counters }
+  local result = records.flow(flow_id, self.counters)
   if not flowedit.prepare(result, self:latest(flow_id), queues, how) then return result end
 
   self:checkout(flow_id, result)

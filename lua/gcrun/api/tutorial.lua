@@ -3,12 +3,14 @@
 -- whole at /api/v2/flow/flows/{id} with the version one above the current.
 -- The service's 400 answers list their problems in `errors`, which the
 -- correction rules read. A GET of the queue first lets a queue that is
--- already as defined be left alone.
+-- already as defined be left alone. The methods are the dialect contract
+-- of gcrun.api.
 local call = require "gcrun.api.call"
 local errors = require "gcrun.errors"
 local flowedit = require "gcrun.flowedit"
 local json = require "gcrun.json"
 local mapping = require "gcrun.mapping"
+local records = require "gcrun.result"
 
 local M = { name = "tutorial" }
 
@@ -64,38 +66,41 @@ end
 function P.plan(_, desired, current)
   local payload = mapping.tutorial_payload(desired)
   local q = current.queue
-  local plan = { request = payload, changes = {}, add = {}, remove = {}, rering = {}, assign = {}, problems = {} }
+  local plan = records.plan()
+  plan.request = payload
+  local changes, ring = plan.fields_changed, plan.ring_changes
   for _, f in ipairs { "description", "name", "outbound_queue", "skill_config", "wrap_up_policy" } do
     if not json.equal(q[f], payload[f]) then
-      plan.changes[#plan.changes + 1] = { field = f, before = json.copy(q[f]), after = json.copy(payload[f]) }
+      changes[#changes + 1] = { field = f, before = json.copy(q[f]), after = json.copy(payload[f]) }
     end
   end
   local want_members, have_members = by_id(payload.members, "priority"), by_id(q.members, "priority")
   for _, m in ipairs(payload.members) do
-    if have_members[m.id] == nil then plan.add[#plan.add + 1] = m.id
+    if have_members[m.id] == nil then plan.members_added[#plan.members_added + 1] = m.id
     elseif have_members[m.id] ~= m.priority then
-      plan.rering[#plan.rering + 1] = { id = m.id, from = have_members[m.id], to = m.priority }
+      ring[#ring + 1] = { member = m.id, before = have_members[m.id], after = m.priority }
     end
   end
   for _, m in ipairs(q.members or {}) do
-    if want_members[m.id] == nil then plan.remove[#plan.remove + 1] = m.id end
+    if want_members[m.id] == nil then plan.members_removed[#plan.members_removed + 1] = m.id end
   end
   if not same_set(by_id(payload.skills, "level"), by_id(q.skills, "level")) then
-    plan.changes[#plan.changes + 1] = { field = "skills", before = json.copy(q.skills),
-      after = json.copy(payload.skills) }
-    for _, m in ipairs(payload.members) do plan.assign[#plan.assign + 1] = { user = m.id, skills = payload.skills } end
+    changes[#changes + 1] = { field = "skills", before = json.copy(q.skills), after = json.copy(payload.skills) }
+    for _, m in ipairs(payload.members) do
+      plan.skill_assignments[#plan.skill_assignments + 1] = { user = m.id, skills = payload.skills }
+    end
   end
-  if #plan.add + #plan.remove + #plan.rering > 0 then
-    plan.changes[#plan.changes + 1] = { field = "members", before = json.copy(q.members),
-      after = json.copy(payload.members) }
+  if #plan.members_added + #plan.members_removed + #ring > 0 then
+    changes[#changes + 1] = { field = "members", before = json.copy(q.members), after = json.copy(payload.members) }
   end
-  plan.empty = #plan.changes == 0
+  -- everything the one PUT changes is in fields_changed
+  plan.empty = #changes == 0
   return plan
 end
 
 function P:execute(queue_id, plan, current)
   local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = plan.request,
-    idempotent = true }, "PUT queue")
+    idempotent = true, about = "queue" }, "PUT queue")
   current.queue = resp:json()
   current.members = {}
   for _, m in ipairs(current.queue.members or {}) do
@@ -116,9 +121,9 @@ end
 
 local FLOW = "/api/v2/flow/flows/{id}"
 
--- edit_flow(flow_id, queues, {dry_run=}) -> result (see api/platform.lua)
+-- edit_flow(flow_id, queues, {dry_run=}) -> a gcrun.result flow record
 function P:edit_flow(flow_id, queues, how)
-  local result = { id = flow_id, counters = self.counters }
+  local result = records.flow(flow_id, self.counters)
   local function fetch()
     return self:call({ path = FLOW, params = { id = flow_id } }, "GET flow " .. flow_id):json()
   end
