@@ -35,3 +35,48 @@ describe("gcrun.api.call counters", function()
     assert.same({ requests = 2, retries = 0, throttled = 0, writes = 0 }, api.counters)
   end)
 end)
+
+describe("gcrun.api.call paging", function()
+  local srv, api
+  setup(function() srv = server.listen { handler = "tests.servers.pages" } end)
+  teardown(function() srv:stop() end)
+  before_each(function() api = { c = http.client { base_url = srv:url(), max_attempts = 1 }, counters = call.counters() } end)
+
+  local function hits(path)
+    return api.c:request({ path = "/hits", query = { of = path } }):json().hits
+  end
+
+  it("gives up on a listing that hands out new nextUris with non-empty pages for ever", function()
+    local ok, err = pcall(call.pages, api, "/endless", nil, { key = "cap" }, "GET endless", { max_pages = 25 })
+    assert.is_false(ok)
+    assert.equal("bad_response", err.code)
+    assert.equal("GET endless: the listing goes on past 25 pages; gave up", err.message)
+    assert.equal(25, hits("cap"))
+  end)
+
+  it("has an absolute page cap by default", function()
+    assert.equal(10000, require("gcrun.defaults").max_pages)
+  end)
+
+  it("reads no more pages than the listing's pageCount says", function()
+    local list = call.pages(api, "/counted", nil, { key = "count" })
+    assert.same({ "/counted-1", "/counted-2", "/counted-3" }, { list[1].id, list[2].id, list[3].id })
+    assert.equal(3, #list)
+    assert.equal(3, hits("count"))
+  end)
+
+  it("reads no more pages than total and pageSize make", function()
+    assert.equal(4, #call.pages(api, "/totalled", nil, { key = "total" }))
+    assert.equal(4, hits("total"))
+  end)
+
+  it("gives the pages one at a time to gc.paginate's loop", function()
+    local next_page = call.pager(api, "/counted", nil, { key = "lazy" }, nil)
+    assert.same({ { id = "/counted-1" } }, next_page())
+    assert.equal(1, hits("lazy"))
+    assert.same({ { id = "/counted-2" } }, next_page())
+    assert.same({ { id = "/counted-3" } }, next_page())
+    assert.is_nil(next_page())
+    assert.equal(3, hits("lazy"))
+  end)
+end)

@@ -184,7 +184,7 @@ local function members_call(api, id, ids, delete)
     local body = json.array({})
     for i, uid in ipairs(group) do body[i] = { id = uid } end
     api:call({ method = "POST", path = QUEUE .. "/members", params = { id = id },
-      query = { delete = delete and "true" or "false" }, json = body, idempotent = true, about = "members" },
+      query = { delete = delete and "true" or "false" }, json = body, idempotent = true },
       (delete and "remove" or "add") .. " members")
   end
 end
@@ -195,7 +195,7 @@ local function set_ring(api, id, r)
   local n, deadline = 0, sys.clock() + (api.opts.member_lag_wait or defaults.member_lag_wait)
   while true do
     local req = { method = "PATCH", path = QUEUE .. "/members/{user}", params = { id = id, user = r.member },
-      json = { id = r.member, ringNumber = r.after }, about = "ring" }
+      json = { id = r.member, ringNumber = r.after } }
     local resp = call.send(api, req)
     n = n + 1
     local wait = retry.backoff(n, 0.25, 2, 1)   -- the one backoff; no jitter: a lag, not a crowd
@@ -223,7 +223,7 @@ function P:execute(queue_id, plan, current)
     jobs[#jobs + 1] = function()
       local request = mapping.queue_request(plan.desired, current.queue)
       local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = request,
-        idempotent = true, about = "queue" }, "PUT queue")
+        idempotent = true }, "PUT queue")
       current.queue = resp:json()
     end
   end
@@ -249,7 +249,7 @@ function P:execute(queue_id, plan, current)
       for i = 1, #skills, size do
         local last = math.min(#skills, i + size - 1)
         self:call({ method = "PATCH", path = "/api/v2/users/{id}/routingskills/bulk", params = { id = a.user },
-          json = skill_rows(skills, i, last), idempotent = true, about = "skills" }, "assign skills to " .. a.user)
+          json = skill_rows(skills, i, last), idempotent = true }, "assign skills to " .. a.user)
         for j = i, last do current.agents[a.user].skills[skills[j].id] = skills[j].level end
       end
     end

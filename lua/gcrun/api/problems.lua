@@ -14,9 +14,9 @@
 -- `message`, `code`, `field` and `entity` are what rule files written
 -- before kinds existed match on; they keep their meaning.
 --
--- What an answer is about comes from the request that got it (req.about,
--- set by the dialects: "skills", "members", "queue", "ring"), and from
--- the ids the request sent: the platform dialect names the offending id in
+-- What an answer is about comes from the request that got it: its method
+-- and path (a skills, members, ring number or queue write), and the ids
+-- it sent. The platform dialect names the offending id in
 -- details[].entityId; the tutorial's wire format names it in quotes in
 -- errors[].message, which is the one place its text is read.
 local M = {}
@@ -26,6 +26,15 @@ local QUEUE_FIELDS = {
   ["acwSettings.wrapupPrompt"] = "wrap_up_policy", ["acwSettings.timeoutMs"] = "acw_timeout",
   acwSettings = "wrap_up_policy", name = "name", description = "description",
 }
+
+-- What a platform request wrote, from its method and path.
+local function about(resp)
+  local path = (resp.url or ""):match("^%a+://[^/]*([^?]*)") or ""
+  if path:find("/routingskills/bulk$") then return "skills" end
+  if resp.method == "POST" and path:find("/routing/queues/[^/]+/members$") then return "members" end
+  if resp.method == "PATCH" and path:find("/routing/queues/[^/]+/members/[^/]+$") then return "ring" end
+  if resp.method == "PUT" and path:find("/routing/queues/[^/]+$") then return "queue" end
+end
 
 local BY_STATUS = { [401] = "unauthorized", [403] = "forbidden", [404] = "not-found", [409] = "conflict" }
 
@@ -39,21 +48,21 @@ local function count_id(l, id)
 end
 
 -- A platform ErrorBody's problem: the request says what its ids are.
-local function platform_kind(p, status, req)
-  local about, field, id = req and req.about, p.field, p.entity
+local function platform_kind(p, resp, req)
+  local status, what, field, id = resp.status, about(resp), p.field, p.entity
   if p.code == "duplicate.name" then return "duplicate-name", "name" end
   if status ~= 400 then return BY_STATUS[status] or "failed" end
-  if about == "skills" then
+  if what == "skills" then
     if field == "id" and id then return "unknown-skill", "skills" end
     if field == "proficiency" then return "invalid-value", "skills" end
-  elseif about == "members" then
+  elseif what == "members" then
     if field == "id" and id then
-      if count_id(req.json, id) > 1 then return "duplicate-member", "members" end
+      if count_id(req and req.json, id) > 1 then return "duplicate-member", "members" end
       return "unknown-user", "members"
     end
-  elseif about == "ring" then
+  elseif what == "ring" then
     return "invalid-value", "members"
-  elseif about == "queue" and field then
+  elseif what == "queue" and field then
     return "invalid-value", QUEUE_FIELDS[field]
   end
   return p.code == "invalid.value" and "invalid-value" or "rejected"
@@ -99,7 +108,7 @@ function M.of(resp, req)
     local params = type(body.messageParams) == "table" and body.messageParams or {}
     local p = { message = tostring(body.message or body.error_description or ("HTTP " .. resp.status)),
       code = body.code, field = d.fieldName, entity = d.entityId or params.id, source = "service" }
-    p.kind, p.definition_field = platform_kind(p, resp.status, req)
+    p.kind, p.definition_field = platform_kind(p, resp, req)
     list[1] = p
   end
   return list

@@ -100,7 +100,7 @@ end
 
 function P:execute(queue_id, plan, current)
   local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = plan.request,
-    idempotent = true, about = "queue" }, "PUT queue")
+    idempotent = true }, "PUT queue")
   current.queue = resp:json()
   current.members = {}
   for _, m in ipairs(current.queue.members or {}) do
