@@ -324,6 +324,21 @@ describe("queue-sync at scale and under faults", function()
     for i = 1, 60 do skills[org.skills[i].id] = (i % 5) + 1 end
     h.write(dir .. "/big.json", json.encode { queue_id = org.queues[1].id, name = "Big", members = members,
       skills = skills })
+    -- the requests the batches make, from the org as it is before the run
+    local start = sb.org()
+    local was = {}
+    for _, m in ipairs(by_id(start.queues)[org.queues[1].id]._members) do was[m.id] = m.ringNumber end
+    local adds, removes, rings, skill_calls = 0, 0, 0, 0
+    for id, ring in pairs(members) do
+      if was[id] == nil then adds = adds + 1 end
+      if (was[id] or 1) ~= ring then rings = rings + 1 end
+      local has, needed = {}, 0
+      for _, s in ipairs(by_id(start.users)[id].skills) do has[s.id] = s.proficiency end
+      for sid, level in pairs(skills) do if has[sid] ~= level then needed = needed + 1 end end
+      skill_calls = skill_calls + (needed + 49) // 50
+    end
+    for id in pairs(was) do if members[id] == nil then removes = removes + 1 end end
+    assert.is_true(adds > 100 and adds <= 200)    -- two add calls when batched by 100
     local r = sb.run { "queue-sync", "--report", dir .. "/r.json", dir .. "/big.json" }
     local stats, state = sb.stats(), sb.org()
     sb.stop()
@@ -334,9 +349,15 @@ describe("queue-sync at scale and under faults", function()
     local has = 0
     for _, s in ipairs(agent.skills) do if skills[s.id] == s.proficiency then has = has + 1 end end
     assert.equal(60, has)
-    -- 150 members: 2 adds (100 + 50); 150 agents x 60 skills: 2 bulk calls each
-    assert.is_true(stats.by_method.POST >= 2)
-    assert.is_true(stats.by_method.PATCH >= 300)
+    -- 150 members: 2 adds (100 + 50); 150 agents x 60 skills: 2 bulk calls
+    -- each; a flow edited adds checkout, save, publish and checkin
+    local flow_posts = 0
+    for _, f in ipairs(json.decode(h.read(dir .. "/r.json")).flows) do
+      if f.status == "updated" then flow_posts = flow_posts + 4 end
+    end
+    assert.equal(300, skill_calls)
+    assert.equal(2 + (removes + 99) // 100 + flow_posts, stats.by_method.POST)
+    assert.equal(skill_calls + rings, stats.by_method.PATCH)
   end)
 
   it("keeps every concurrent editor's change and releases every lock", function()
@@ -390,5 +411,21 @@ describe("queue-sync at scale and under faults", function()
     for _, m in ipairs(q._members) do rings[#rings + 1] = m.ringNumber end
     table.sort(rings)
     assert.same({ 1, 2, 3, 6 }, rings)
+  end)
+end)
+
+describe("queue-sync's declaration", function()
+  it("lists --dry-run once in its help", function()
+    local r = h.run { "queue-sync", "--help" }
+    assert.equal(0, r.status, r.stderr)
+    local n = 0
+    for _ in r.stdout:gmatch("\n +%-%-dry%-run ") do n = n + 1 end
+    assert.equal(1, n)
+  end)
+
+  it("is a declaration and a short main over the engine", function()
+    local n = 0
+    for _ in h.read(h.srcdir .. "/scripts/queue-sync.lua"):gmatch("\n") do n = n + 1 end
+    assert.is_true(n < 120, n .. " lines")
   end)
 end)
