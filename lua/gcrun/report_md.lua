@@ -32,7 +32,7 @@ function M.render(doc)
       run.duration_seconds, run.requests, run.retries, run.throttled), "",
   }
   local counts = {}
-  for _, k in ipairs { "updated", "unchanged", "planned", "failed", "interrupted", "not_started" } do
+  for _, k in ipairs(require("gcrun.result").STATUSES) do
     if run.counts[k] then counts[#counts + 1] = { k, run.counts[k] } end
   end
   counts[#counts + 1] = { "flows updated", run.flows_updated }

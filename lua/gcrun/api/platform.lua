@@ -325,7 +325,7 @@ function P:checkout(flow_id, result)
       self:call({ method = "POST", path = FLOW_ACTION .. "unlock", query = { flow = flow_id }, idempotent = true },
         "unlock flow " .. flow_id)
       result.unlocked = holder
-    elseif waited >= (self.opts.lock_wait or 60) then
+    elseif waited >= (self.opts.lock_wait or defaults.lock_wait) then
       errors.raise("locked", "%s; still locked after %.0f s (--force-unlock breaks the lock)", holder, waited)
     else
       n = n + 1
