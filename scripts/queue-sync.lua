@@ -1,9 +1,10 @@
 -- gcrun queue-sync: apply queue definition files to Genesys Cloud. The
 -- engine is gcrun.sync; this script declares the command and its options.
 local defaults = require "gcrun.defaults"
-local sync = require "gcrun.sync"
 
 local function main(opts, paths)
+  -- required here: --help and --list read the declaration without the engine
+  local sync = require "gcrun.sync"
   return sync.run {
     paths = paths,
     dry_run = opts["dry-run"],

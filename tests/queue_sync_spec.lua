@@ -84,6 +84,25 @@ describe("queue-sync on the example org", function()
     assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$", billing.timestamp)
     assert.equal("platform", report.run.dialect)
     assert.matches("^http://127%.0%.0%.1:%d+ %(base URL from %-%-base%-url%)", report.run.target)
+    -- one vocabulary from plan to report: ring changes by member, skill rows by level (and, as
+    -- reports always said, proficiency)
+    local grace = {}
+    for _, r in ipairs(billing.ring_numbers) do if r.member == ORG.users[2].id then grace = r end end
+    assert.same({ member = ORG.users[2].id, before = 1, after = 2 }, grace)
+    for _, a in ipairs(billing.skill_assignments) do
+      for _, s in ipairs(a.skills) do
+        assert.is_number(s.level)
+        assert.equal(s.level, s.proficiency)
+      end
+    end
+    assert.is_true(#billing.skill_assignments > 0)
+    assert.same({ "fields_changed", "members_added", "members_removed" }, (function()
+      local present = {}
+      for _, k in ipairs { "fields_changed", "members_added", "members_removed" } do
+        if type(billing[k]) == "table" then present[#present + 1] = k end
+      end
+      return present
+    end)())
 
     local org = sb.org()
     local q = by_id(org.queues)[ORG.queues[1].id]

@@ -2,7 +2,6 @@
 -- the common options: a real org (region or base URL, credentials from
 -- the environment or .env) or, with --sandbox, a sandbox org started in
 -- this process. Scripts reach it through `require "gcrun"`.
-local defaults = require "gcrun.defaults"
 local log = require "gcrun.log"
 
 local M = {}
@@ -27,6 +26,7 @@ function M.target() return state.target end
 function M.client(tuning)
   if state.client then return state.client, state.config end
   -- required here: a script that never connects never loads the network modules
+  local defaults = require "gcrun.defaults"
   local http = require "gcrun.http"
   local oauth = require "gcrun.oauth"
   local o = state.opts

@@ -36,6 +36,10 @@
 --                                  "planned"; raises on failure (the flow is
 --                                  checked in again first)
 --
+-- The platform dialect also offers what queue-export reads with:
+-- api:pages(path, params, query, what), api:members(queue_id) and
+-- api:agents(ids).
+--
 -- Errors are gcrun.errors tables: codes rejected, not_found, conflict, auth,
 -- permission, http, interrupted, locked, bad_response.
 local M = {}
