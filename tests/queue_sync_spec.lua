@@ -87,7 +87,7 @@ describe("queue-sync on the example org", function()
     -- one vocabulary from plan to report: ring changes by member, skill rows by level (and, as
     -- reports always said, proficiency)
     local grace = {}
-    for _, r in ipairs(billing.ring_numbers) do if r.member == ORG.users[2].id then grace = r end end
+    for _, ring in ipairs(billing.ring_numbers) do if ring.member == ORG.users[2].id then grace = ring end end
     assert.same({ member = ORG.users[2].id, before = 1, after = 2 }, grace)
     for _, a in ipairs(billing.skill_assignments) do
       for _, s in ipairs(a.skills) do
