@@ -65,6 +65,11 @@ describe("gcrun.api.call paging", function()
     assert.equal(3, hits("count"))
   end)
 
+  it("stops where the listing says it ends, also at the absolute cap", function()
+    assert.equal(3, #call.pages(api, "/counted", nil, { key = "at-cap" }, nil, { max_pages = 3 }))
+    assert.equal(3, hits("at-cap"))
+  end)
+
   it("reads no more pages than total and pageSize make", function()
     assert.equal(4, #call.pages(api, "/totalled", nil, { key = "total" }))
     assert.equal(4, hits("total"))

@@ -47,13 +47,12 @@ local function messages(problems)
   return table.concat(m, "; ")
 end
 
--- correct(rules, rec, desired, problems) -> how many corrections were
--- made; raises "unresolved" when a problem no rule explains is left.
+-- Correct `desired` for every problem, recording each correction; raises
+-- "unresolved" when a problem no rule explains is left.
 local function correct_all(rules, rec, desired, problems)
   local done, unresolved = correct.apply(rules, desired, problems)
   record(rec, done)
   if #unresolved > 0 then errors.raise("unresolved", "%s", messages(unresolved)) end
-  return #done
 end
 
 -- Plan, correcting what the plan finds, until the plan is clean.

@@ -72,48 +72,42 @@ end
 
 ---------------------------------------------------------------- paging
 
--- How many pages a listing may have: the pageCount it announces (or
--- total / pageSize), and never more than defaults.max_pages, so a service
--- that hands out new nextUris for ever cannot hold a run for ever.
-local function page_limit(body, cap)
-  local limit = cap
+-- How many pages a listing announces: its pageCount, or total / pageSize;
+-- nil when it says neither.
+local function announced(body)
   local count = math.tointeger(body.pageCount)
-  if not count and math.tointeger(body.total) and math.tointeger(body.pageSize) and body.pageSize > 0 then
-    count = (body.total + body.pageSize - 1) // body.pageSize
-  end
-  if count and count >= 1 and count < limit then limit = count end
-  return limit
+  local total, size = math.tointeger(body.total), math.tointeger(body.pageSize)
+  if not count and total and size and size > 0 then count = (total + size - 1) // size end
+  if count and count >= 1 then return count end
 end
 
--- pager(api, path, params, query, what [, {max_pages=, decode=}]) ->
+-- pager(api, path, params, query, what [, {max_pages=, sendable=}]) ->
 -- next(): the entities of the next page, or nil after the last. Follows
 -- nextUri while pages come back non-empty, never the same nextUri twice,
--- at most page_limit pages; a listing past the absolute cap is an error
--- (its end was never found, so what was read cannot be trusted whole).
+-- no further than the page count the listing announces; a listing that
+-- goes on past defaults.max_pages (or max_pages) is an error, so a service
+-- handing out new nextUris for ever cannot hold a run for ever (its end
+-- was never found, so what was read cannot be trusted whole).
 function M.pager(api, path, params, query, what, how)
   local q = { pageSize = defaults.page_size, pageNumber = 1 }
   for k, v in pairs(query or {}) do q[k] = v end
   what = what or ("GET " .. path)
   local cap = how and how.max_pages or defaults.max_pages
   local decode = { read_only = not (how and how.sendable) }
-  local req, seen, pages, limit = { path = path, params = params, query = q }, {}, 0, cap
+  local req, seen, pages, count = { path = path, params = params, query = q }, {}, 0, nil
   return function()
     if not req then return nil end
     local body = M.run(api, req, what):json(decode)
     pages = pages + 1
-    if pages == 1 then limit = page_limit(body, cap) end
+    if pages == 1 then count = announced(body) end
     local entities = body.entities or {}
     local next_uri = body.nextUri
     req = nil
-    if type(next_uri) == "string" and next_uri ~= "" and not seen[next_uri] and #entities > 0 then
-      if pages >= limit then
-        if limit == cap then
-          errors.raise("bad_response", "%s: the listing goes on past %d pages; gave up", what, cap)
-        end
-      else
-        seen[next_uri] = true
-        req = { path = next_uri }
-      end
+    if type(next_uri) == "string" and next_uri ~= "" and not seen[next_uri] and #entities > 0
+        and not (count and pages >= count) then
+      if pages >= cap then errors.raise("bad_response", "%s: the listing goes on past %d pages; gave up", what, cap) end
+      seen[next_uri] = true
+      req = { path = next_uri }
     end
     return entities
   end

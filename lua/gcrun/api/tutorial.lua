@@ -1,8 +1,8 @@
 -- The tutorial's wire format (--api tutorial): one PUT of the snake_case
 -- payload per queue, members and skills inside it; flows read and written
 -- whole at /api/v2/flow/flows/{id} with the version one above the current.
--- The service's 400 answers list their problems in `errors`, which the
--- correction rules read. A GET of the queue first lets a queue that is
+-- The service's 400 answers list their problems in `errors`, which
+-- gcrun.api.problems turns into the kinds the correction rules match. A GET of the queue first lets a queue that is
 -- already as defined be left alone. The methods are the dialect contract
 -- of gcrun.api.
 local call = require "gcrun.api.call"
