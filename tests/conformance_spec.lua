@@ -37,7 +37,8 @@ for _, dialect in ipairs(api_of.DIALECTS) do
     before_each(function()
       sb = h.sandbox()
       local _, creds = oauth.resolve { base_url = sb.url .. (dialect == "tutorial" and "/tutorial" or ""),
-        client_id = sb.client_id, client_secret = sb.client_secret, env_file = false, api = dialect }
+        client_id = sb.client_id, client_secret = sb.client_secret, env_file = false,
+        token = require("gcrun.api." .. dialect).token }
       local client = http.client { base_url = sb.url .. (dialect == "tutorial" and "/tutorial" or ""), auth = creds,
         max_attempts = 1, concurrency = 8 }
       api = api_of.new(dialect, client, {})

@@ -2,6 +2,9 @@
 -- A dialect is a module gcrun.api.<name> (platform, tutorial) with
 --
 --   M.name                         "platform" | "tutorial"
+--   M.token                        how its token is asked for, for
+--                                  gcrun.oauth.resolve{token=}: {host = "login" |
+--                                  "api", path=, client_auth = "basic" | "json"}
 --   M.new(client, opts) -> api     client: a gcrun.http client; opts:
 --                                  {force_unlock=, lock_wait=, member_lag_wait=,
 --                                   skill_levels = {agent = {skill = level}}}
