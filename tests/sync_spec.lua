@@ -49,10 +49,14 @@ describe("gcrun.sync_flows.group", function()
 end)
 
 describe("gcrun.sync.exit_status", function()
-  local function doc(counts, flows_failed) return { run = { counts = counts, flows_failed = flows_failed or 0 } } end
+  local function doc(counts, flows_failed, skipped)
+    return { run = { counts = counts, flows_failed = flows_failed or 0 }, skipped_files = skipped or {} }
+  end
 
-  it("is 0 when everything converged, 1 when a queue or a flow failed, 3 for auth", function()
+  it("is 0 when everything converged, 1 when a queue or a flow failed or a file was skipped, 3 for auth", function()
     assert.equal(0, sync.exit_status({ status = "completed", queues = {} }, doc { updated = 2 }))
+    assert.equal(1, sync.exit_status({ status = "completed", queues = {} },
+      doc({ updated = 2 }, 0, { { file = "bad.json", errors = {} } })))
     assert.equal(1, sync.exit_status({ status = "completed", queues = {} }, doc({ updated = 2 }, 1)))
     assert.equal(1, sync.exit_status({ status = "completed", queues = { { status = "failed", error_code = "http" } } },
       doc { failed = 1 }))
