@@ -89,7 +89,11 @@ Ctrl-C stops the sandbox and saves its state.
 ]], sb.url, sb.url, sb.url, sb.url, sb.client_id, sb.client_secret, sb.state, opts.rate))
     io.stdout:flush()
     sb.server:wait_for_signal()
-    sb.server:stop()
+    local saved, err = sb.server:stop()
+    if not saved then
+      log.error("gcrun sandbox: stopped, but the state was NOT saved: " .. tostring(err))
+      return 1
+    end
     log.info(opts.memory and "gcrun sandbox: stopped (the state was in memory only)"
       or ("gcrun sandbox: stopped; state saved to " .. sb.state))
     return 0

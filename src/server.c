@@ -10,12 +10,17 @@
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <lualib.h>
@@ -24,7 +29,24 @@
 #include "http.h"
 
 #define SERVER_MT "gcrun.server.Server"
+/* Bodies are held in memory until the handler runs, so their memory is
+ * bounded three ways: a request with a bearer token the handler issued
+ * may send MAX_REQUEST_BODY; one without (a token request, or an
+ * attacker) only max_anon_body, when the handler asks for that limit
+ * (the sandbox does); and all bodies together MAX_BUFFERED,
+ * beyond which requests are answered 503 instead of buffered. */
 #define MAX_REQUEST_BODY (16u * 1024 * 1024)
+#define MAX_BUFFERED (64u * 1024 * 1024)
+#define GRANT_BUCKETS 1024
+
+/* A bearer token the handler issued, mirrored here so libmicrohttpd's
+ * thread can tell an authenticated request before reading its body
+ * without calling Lua. The handler's own table stays the authority. */
+typedef struct Grant {
+  struct Grant *next;
+  double expires;
+  char token[];
+} Grant;
 
 typedef struct Pair {
   char *name, *value;
@@ -37,7 +59,8 @@ typedef struct Req {
   Pair *headers, *query;
   size_t nheaders, nquery;
   Buf body;
-  int too_large, queued;
+  size_t body_cap, accounted;     /* its limit; the bytes counted in Server.buffered */
+  int too_large, overloaded, queued;
   double arrived, due;
   /* the answer, written by the handler thread before it resumes */
   int ready, drop, commit;
@@ -57,10 +80,16 @@ typedef struct Server {
   Req *delayed;                   /* answered, waiting for their due time */
   int stopping, ready, failed, thread_started;
   char *error;
+  char *close_error;              /* the handler's close (final save) failed */
   char *module, *args, *path, *datadir, *host;
   char *tls_cert, *tls_key;       /* PEM text: serve HTTPS */
   int port;
-  atomic_long connections, requests;
+  int lock_fd;                    /* held on <state>.lock while serving, or -1 */
+  size_t max_body, max_anon_body, max_buffered;
+  pthread_mutex_t grants_mu;
+  Grant *grants[GRANT_BUCKETS];
+  double grants_swept;
+  atomic_long connections, requests, buffered, buffered_peak, grant_count;
 } Server;
 
 typedef struct { Server *s; } ServerBox;
@@ -73,6 +102,77 @@ static void pairs_free(Pair *p, size_t n)
   }
   free(p);
 }
+
+/* ---- issued tokens ---- */
+
+static unsigned grant_hash(const char *t)
+{
+  unsigned h = 2166136261u;
+  for (; *t; t++)
+    h = (h ^ (unsigned char)*t) * 16777619u;
+  return h % GRANT_BUCKETS;
+}
+
+/* Drop expired tokens from one bucket. Called with grants_mu held. */
+static void grants_prune(Server *s, Grant **p, double now)
+{
+  while (*p) {
+    if ((*p)->expires <= now) {
+      Grant *g = *p;
+      *p = g->next;
+      free(g);
+      atomic_fetch_sub(&s->grant_count, 1);
+    } else {
+      p = &(*p)->next;
+    }
+  }
+}
+
+static void grant_add(Server *s, const char *token, double ttl)
+{
+  size_t n = strlen(token);
+  Grant *g = malloc(sizeof *g + n + 1);
+  if (g == NULL)
+    return;             /* the request then only gets the small body limit */
+  memcpy(g->token, token, n + 1);
+  double now = gc_now();
+  g->expires = now + ttl;
+  pthread_mutex_lock(&s->grants_mu);
+  if (now - s->grants_swept >= 1.0) {    /* expired tokens leave the table */
+    for (int i = 0; i < GRANT_BUCKETS; i++)
+      grants_prune(s, &s->grants[i], now);
+    s->grants_swept = now;
+  }
+  unsigned h = grant_hash(token);
+  g->next = s->grants[h];
+  s->grants[h] = g;
+  atomic_fetch_add(&s->grant_count, 1);
+  pthread_mutex_unlock(&s->grants_mu);
+}
+
+static int grant_valid(Server *s, const char *token)
+{
+  int found = 0;
+  double now = gc_now();
+  unsigned h = grant_hash(token);
+  pthread_mutex_lock(&s->grants_mu);
+  grants_prune(s, &s->grants[h], now);
+  for (Grant *g = s->grants[h]; g && !found; g = g->next)
+    found = strcmp(g->token, token) == 0;
+  pthread_mutex_unlock(&s->grants_mu);
+  return found;
+}
+
+static void grants_free(Server *s)
+{
+  for (int i = 0; i < GRANT_BUCKETS; i++)
+    for (Grant *g = s->grants[i], *n; g; g = n) {
+      n = g->next;
+      free(g);
+    }
+}
+
+/* ---- requests ---- */
 
 static void req_free(Req *r)
 {
@@ -112,6 +212,61 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
   return add_pair(&r->query, &r->nquery, k, v) == 0 ? MHD_YES : MHD_NO;
 }
 
+/* Drop a request's body (too large, or over the total): it is answered
+ * 413 or 503 without being buffered further. */
+static void body_drop(Server *s, Req *r)
+{
+  atomic_fetch_sub(&s->buffered, (long)r->accounted);
+  r->accounted = 0;
+  buf_free(&r->body);
+}
+
+/* Add a chunk of the body within the request's limit and the total. */
+static void body_add(Server *s, Req *r, const char *data, size_t n)
+{
+  if (r->too_large || r->overloaded)
+    return;
+  if (r->body.len + n > r->body_cap) {
+    r->too_large = 1;
+    body_drop(s, r);
+    return;
+  }
+  size_t cap = r->body.cap ? r->body.cap : 1024;   /* what buf_add will hold */
+  while (cap < r->body.len + n + 1)
+    cap *= 2;
+  long grow = (long)(cap - r->accounted);
+  if (atomic_load(&s->buffered) + grow > (long)s->max_buffered) {
+    r->overloaded = 1;
+    body_drop(s, r);
+    return;
+  }
+  if (buf_add(&r->body, data, n) != 0) {
+    r->overloaded = 1;
+    body_drop(s, r);
+    return;
+  }
+  long now = atomic_fetch_add(&s->buffered, (long)(r->body.cap - r->accounted)) + (long)(r->body.cap - r->accounted);
+  r->accounted = r->body.cap;
+  long peak = atomic_load(&s->buffered_peak);
+  while (now > peak && !atomic_compare_exchange_weak(&s->buffered_peak, &peak, now)) {
+  }
+}
+
+/* The body limit of a request, from its headers alone: the large one
+ * only with a bearer token the handler issued. */
+static size_t body_limit(Server *s, struct MHD_Connection *conn)
+{
+  const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+    const char *t = auth + 7;
+    while (*t == ' ')
+      t++;
+    if (*t && grant_valid(s, t))
+      return s->max_body;
+  }
+  return s->max_anon_body;
+}
+
 /* libmicrohttpd's thread: collect, queue, suspend; after the resume, send. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
@@ -128,12 +283,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r->url = strdup(url);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, r);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, r);
+    /* authenticate before reading a byte of the body */
+    r->body_cap = body_limit(s, conn);
+    const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (clen && strtoull(clen, NULL, 10) > r->body_cap)
+      r->too_large = 1;
     *con_cls = r;
     return MHD_YES;
   }
   if (*upload_size > 0) {
-    if (r->body.len + *upload_size > MAX_REQUEST_BODY || buf_add(&r->body, upload, *upload_size) != 0)
-      r->too_large = 1;
+    body_add(s, r, upload, *upload_size);
     *upload_size = 0;
     return MHD_YES;
   }
@@ -167,9 +326,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
-  (void)cls; (void)conn; (void)code;
-  if (*con_cls)
+  (void)conn; (void)code;
+  Server *s = cls;
+  if (*con_cls) {
+    body_drop(s, *con_cls);
     req_free(*con_cls);
+  }
   *con_cls = NULL;
 }
 
@@ -222,13 +384,20 @@ static void set_answer(Req *r, unsigned status, const char *body, size_t len)
 }
 
 /* Call handler(req) -> status, headers, body, opts. Stack: 1 = handler object. */
-static void handle(lua_State *L, Req *r)
+static void handle(lua_State *L, Server *s, Req *r)
 {
   int top = lua_gettop(L);
   if (r->too_large) {
     static const char msg[] = "{\"message\":\"The request body is too large\",\"code\":\"request.entity.too.large\",\"status\":413}";
     set_answer(r, 413, msg, sizeof msg - 1);
     add_pair(&r->resp_headers, &r->nresp_headers, "Content-Type", "application/json");
+    return;
+  }
+  if (r->overloaded) {
+    static const char msg[] = "{\"message\":\"Service Unavailable - The server is currently unavailable\",\"code\":\"service.unavailable\",\"status\":503}";
+    set_answer(r, 503, msg, sizeof msg - 1);
+    add_pair(&r->resp_headers, &r->nresp_headers, "Content-Type", "application/json");
+    add_pair(&r->resp_headers, &r->nresp_headers, "Retry-After", "1");
     return;
   }
   lua_getfield(L, 1, "handle");
@@ -274,13 +443,18 @@ static void handle(lua_State *L, Req *r)
     r->drop = lua_toboolean(L, -1);
     lua_getfield(L, base + 3, "commit");
     r->commit = lua_toboolean(L, -1);
-    lua_pop(L, 3);
+    lua_getfield(L, base + 3, "grant");         /* a token issued: mirror it */
+    lua_getfield(L, base + 3, "grant_ttl");
+    if (lua_type(L, -2) == LUA_TSTRING && lua_tonumber(L, -1) > 0)
+      grant_add(s, lua_tostring(L, -2), lua_tonumber(L, -1));
+    lua_pop(L, 5);
   }
   lua_settop(L, top);
 }
 
-/* Call the handler object's method `name` if it has one; 0 if it failed. */
-static int call_method(lua_State *L, const char *name)
+/* Call the handler object's method `name` if it has one; 0 if it failed
+ * (its message, said on stderr, also kept in *error if given). */
+static int call_method(lua_State *L, const char *name, char **error)
 {
   lua_getfield(L, 1, name);
   if (!lua_isfunction(L, -1)) {
@@ -289,11 +463,28 @@ static int call_method(lua_State *L, const char *name)
   }
   lua_pushvalue(L, 1);
   if (gc_docall(L, 1, 0) != LUA_OK) {
-    fprintf(stderr, "gcrun: server %s failed: %s\n", name, lua_tostring(L, -1));
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "gcrun: server %s failed: %s\n", name, msg ? msg : "(not a string)");
+    if (error) {
+      free(*error);
+      *error = strdup(msg ? msg : name);
+    }
     lua_pop(L, 1);
     return 0;
   }
   return 1;
+}
+
+/* A write whose save failed is answered 500, never with the handler's
+ * success: what is not on disk must not be acknowledged. */
+static void fail_unsaved(Req *r)
+{
+  static const char msg[] = "{\"message\":\"The change could not be saved\",\"code\":\"internal.server.error\",\"status\":500}";
+  pairs_free(r->resp_headers, r->nresp_headers);
+  r->resp_headers = NULL;
+  r->nresp_headers = 0;
+  set_answer(r, 500, msg, sizeof msg - 1);
+  add_pair(&r->resp_headers, &r->nresp_headers, "Content-Type", "application/json");
 }
 
 static void release(Req *r)
@@ -382,7 +573,7 @@ static void *handler_thread(void *arg)
       Req *held = NULL;
       for (Req *r = batch, *n; r; r = n) {
         n = r->next;
-        handle(L, r);
+        handle(L, s, r);
         if (r->commit) {
           r->next = held;
           held = r;
@@ -394,8 +585,9 @@ static void *handler_thread(void *arg)
       }
       /* group commit: one save for every write in the batch, and none of
        * them is answered before it is on disk */
-      if (held)
-        call_method(L, "commit");
+      if (held && !call_method(L, "commit", NULL))
+        for (Req *r = held; r; r = r->next)
+          fail_unsaved(r);
       pthread_mutex_lock(&s->mu);
       for (Req *r = held, *n; r; r = n) {
         n = r->next;
@@ -434,7 +626,8 @@ static void *handler_thread(void *arg)
   }
   s->delayed = NULL;
   pthread_mutex_unlock(&s->mu);
-  call_method(L, "close");
+  if (!call_method(L, "close", &s->close_error) && s->close_error == NULL)
+    s->close_error = strdup("close failed");
   lua_close(L);
   return NULL;
 }
@@ -444,6 +637,7 @@ static void *handler_thread(void *arg)
 static void server_free(Server *s)
 {
   free(s->error);
+  free(s->close_error);
   free(s->module);
   free(s->args);
   free(s->path);
@@ -454,6 +648,10 @@ static void server_free(Server *s)
     memset(s->tls_key, 0, strlen(s->tls_key));
     free(s->tls_key);
   }
+  if (s->lock_fd >= 0)
+    close(s->lock_fd);      /* after the final save: the next sandbox may start */
+  grants_free(s);
+  pthread_mutex_destroy(&s->grants_mu);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);
@@ -513,8 +711,45 @@ static char *slurp(const char *path)
   return b.data;
 }
 
+/* One server per state file: an exclusive flock on "<state>.lock", held
+ * until the server is freed. The lock file holds the owner's pid for the
+ * message the next one prints. 0, or -1 with the message pushed. */
+static int lock_state(lua_State *L, Server *s, const char *state)
+{
+  lua_pushfstring(L, "%s.lock", state);
+  const char *path = lua_tostring(L, -1);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    gc_pusherror(L, "input", "cannot open the lock file %s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int busy = errno == EWOULDBLOCK;
+    char owner[32] = "";
+    ssize_t n = busy ? pread(fd, owner, sizeof owner - 1, 0) : -1;
+    owner[n > 0 ? n : 0] = '\0';
+    owner[strcspn(owner, "\n")] = '\0';
+    close(fd);
+    if (busy)
+      gc_pusherror(L, "input", "the sandbox state %s is in use by another sandbox (process %s); stop that one, "
+                   "or give this one another state file or keep it in memory", state, owner[0] ? owner : "unknown");
+    else
+      gc_pusherror(L, "input", "cannot lock %s: %s", path, strerror(errno));
+    return -1;
+  }
+  char pid[32];
+  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+    /* the pid only improves the message; the lock is what matters */
+  }
+  s->lock_fd = fd;
+  lua_pop(L, 1);
+  return 0;
+}
+
 /* listen{host="127.0.0.1", port=0, handler="module", args={...},
- *        tls_cert=PEM file, tls_key=PEM file} -> server */
+ *        tls_cert=PEM file, tls_key=PEM file, lock=state file,
+ *        max_body=, max_anon_body=, max_buffered= (bytes)} -> server */
 static int server_listen(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -531,6 +766,8 @@ static int server_listen(lua_State *L)
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   s->incoming_tail = &s->incoming;
+  s->lock_fd = -1;
+  pthread_mutex_init(&s->grants_mu, NULL);
   box->s = s;
   s->module = dup_field(L, 1, "handler", NULL);
   s->host = dup_field(L, 1, "host", "127.0.0.1");
@@ -584,6 +821,19 @@ static int server_listen(lua_State *L)
   addr.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, s->host, &addr.sin_addr) != 1)
     return luaL_error(L, "host '%s' is not an IPv4 address", s->host);
+
+  lua_getfield(L, 1, "max_body");
+  s->max_body = (size_t)luaL_optinteger(L, -1, MAX_REQUEST_BODY);
+  lua_getfield(L, 1, "max_anon_body");   /* a handler that issues tokens sets it */
+  s->max_anon_body = (size_t)luaL_optinteger(L, -1, (lua_Integer)s->max_body);
+  lua_getfield(L, 1, "max_buffered");
+  s->max_buffered = (size_t)luaL_optinteger(L, -1, MAX_BUFFERED);
+  lua_pop(L, 3);
+
+  lua_getfield(L, 1, "lock");
+  if (lua_isstring(L, -1) && lock_state(L, s, lua_tostring(L, -1)) != 0)
+    return lua_error(L);
+  lua_pop(L, 1);
 
   if (pthread_create(&s->thread, NULL, handler_thread, s) != 0)
     return luaL_error(L, "cannot start the handler thread");
@@ -642,19 +892,35 @@ static int server_stats(lua_State *L)
   lua_setfield(L, -2, "connections");
   lua_pushinteger(L, atomic_load(&s->requests));
   lua_setfield(L, -2, "requests");
+  lua_pushinteger(L, atomic_load(&s->buffered));
+  lua_setfield(L, -2, "buffered");
+  lua_pushinteger(L, atomic_load(&s->buffered_peak));
+  lua_setfield(L, -2, "buffered_peak");
+  lua_pushinteger(L, atomic_load(&s->grant_count));
+  lua_setfield(L, -2, "tokens");
   return 1;
 }
 
-/* stop(): answers nothing more, lets the handler save, frees the port. */
+/* stop() -> true | nil, message: answers nothing more, lets the handler
+ * save, frees the port. The message says why the final save failed. */
 static int server_stop(lua_State *L)
 {
   ServerBox *b = luaL_checkudata(L, 1, SERVER_MT);
   if (b->s) {
     server_shutdown(b->s);
+    char *failed = b->s->close_error;
+    b->s->close_error = NULL;
     server_free(b->s);
     b->s = NULL;
+    if (failed) {
+      lua_pushnil(L);
+      lua_pushstring(L, failed);
+      free(failed);
+      return 2;
+    }
   }
-  return 0;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* wait_for_signal(): block until SIGINT or SIGTERM (gcrun sandbox). */

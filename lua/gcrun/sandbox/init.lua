@@ -45,9 +45,9 @@ function M.new(args)
   local self = setmetatable({
     org = org, args = args, tokens = {}, windows = {}, random = rng(args.seed),
     latency = (tonumber(args.latency) or 0) / 1000, rate = tonumber(args.rate) or 300,
-    faults = args.faults or {}, dirty = false, issued = 0,
+    faults = args.faults or {}, dirty = false, issued = 0, live_tokens = 0,
     stats = { requests = 0, by_status = {}, by_method = {}, throttled = 0, injected = {}, editor_edits = 0,
-      lock_conflicts = 0, tokens = 0 },
+      lock_conflicts = 0, tokens = 0, live_tokens = 0 },
   }, Sandbox)
   if fresh and args.state then
     local dir = args.state:match("^(.*)/[^/]+$")
@@ -98,8 +98,28 @@ function Sandbox:token(req, tutorial)
   local ttl = tonumber(self.args.token_ttl) or 86400
   local token = string.format("sbx-%s-%d-%08x", id:gsub("[^%w]", ""), self.issued,
     math.floor(self.random() * 0xffffffff))
+  self:sweep_tokens()
   self.tokens[token] = { client = client, expires = sys.clock() + ttl }
+  self.live_tokens = self.live_tokens + 1
+  self.stats.live_tokens = self.live_tokens
+  -- gcrun.server mirrors it, to let this token's requests send large bodies
+  self.granted = { token = token, ttl = ttl }
   return respond.json(200, { access_token = token, token_type = "bearer", expires_in = ttl })
+end
+
+-- Expired tokens leave the table (at most one sweep a second), so a
+-- client that logs in again and again does not grow it without bound.
+function Sandbox:sweep_tokens()
+  local now = sys.clock()
+  if now - (self.swept or 0) < 1 then return end
+  self.swept = now
+  for token, t in pairs(self.tokens) do
+    if now >= t.expires then
+      self.tokens[token] = nil
+      self.live_tokens = self.live_tokens - 1
+    end
+  end
+  self.stats.live_tokens = self.live_tokens
 end
 
 function Sandbox:authenticate(req)
@@ -108,8 +128,15 @@ function Sandbox:authenticate(req)
     return nil, respond.error(401, "authentication.required",
       "No authentication bearer token specified in authorization header.")
   end
-  local t = self.tokens[auth:match("^Bearer%s+(.+)$") or ""]
-  if not t or sys.clock() >= t.expires then
+  local token = auth:match("^Bearer%s+(.+)$") or ""
+  local t = self.tokens[token]
+  if t and sys.clock() >= t.expires then
+    self.tokens[token] = nil
+    self.live_tokens = self.live_tokens - 1
+    self.stats.live_tokens = self.live_tokens
+    t = nil
+  end
+  if not t then
     return nil, respond.error(401, "bad.credentials", "Invalid login credentials.")
   end
   return t.client
@@ -215,6 +242,10 @@ function Sandbox:handle(req)
   opts = opts or {}
   opts.delay = self.latency
   opts.commit = self.dirty
+  if self.granted then
+    opts.grant, opts.grant_ttl = self.granted.token, self.granted.ttl
+    self.granted = nil
+  end
   local status = resp and resp.status or 0
   if not control then
     self.stats.by_status[tostring(status)] = (self.stats.by_status[tostring(status)] or 0) + 1
@@ -231,9 +262,12 @@ end
 
 -- Called by gcrun.server after a batch of requests that wrote: one save
 -- for all of them before any of them is answered.
+-- A failed save raises: gcrun.server then answers every write of the
+-- batch 500, and the org stays dirty so the next commit tries again.
 function Sandbox:commit()
   if self.dirty and self.args.state then
-    assert(self.org:save(self.args.state))
+    local ok, err = self.org:save(self.args.state)
+    if not ok then error("cannot save the sandbox state: " .. tostring(err), 0) end
   end
   self.dirty = false
 end

@@ -9,6 +9,8 @@ local sys = require "gcrun.sys"
 
 local M = {}
 
+local ANON_BODY = 64 * 1024    -- a token request is a few hundred bytes
+
 function M.default_org()
   return sys.datadir() .. "/examples/sandbox-org.json"
 end
@@ -44,10 +46,16 @@ function M.start(opts)
   args.faults = opts.faults or {}
   args.faults.flow_editor = opts.flow_editor
   args.faults.flow_locks = opts.flow_locks
+  if args.state then
+    local dir = args.state:match("^(.*)/[^/]+$")
+    if dir then sys.mkdir_p(dir) end   -- the lock file lives beside the state
+  end
   local st = args.state and sys.stat(args.state)
   local client = first_client(st and args.state or args.org)
   local srv = server.listen { host = opts.host or "127.0.0.1", port = opts.port or 0, handler = "gcrun.sandbox",
-    args = args, tls_cert = opts.tls_cert, tls_key = opts.tls_key }
+    args = args, tls_cert = opts.tls_cert, tls_key = opts.tls_key, lock = args.state,
+    -- only a request with a token this sandbox issued may send a large body
+    max_anon_body = ANON_BODY, max_buffered = opts.max_buffered }
   return { server = srv, url = srv:url(), client_id = client.id, client_secret = client.secret,
     state = args.state or "in memory", org = args.org }
 end

@@ -90,8 +90,12 @@ function M.load(path)
   return M.new(data, path)
 end
 
+-- save(path) -> true | nil, message; never raises (an unencodable value
+-- is a failed save, for the caller to report).
 function Org:save(path)
-  return sys.write_atomic(path, json.encode(self.data, { sort = false }), 384)
+  local ok, text = pcall(json.encode, self.data, { sort = false })
+  if not ok then return nil, "cannot encode the org: " .. tostring(text) end
+  return sys.write_atomic(path, text, 384)
 end
 
 function Org:get(kind, id) return self.index[kind][id] end

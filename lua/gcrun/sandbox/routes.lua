@@ -39,6 +39,22 @@ local TUTORIAL = {
   { "PUT", "^/api/v2/flow/flows/([^/]+)$", tutorial.put_flow, body = true },
 }
 
+-- The path of the first number that is not finite (1e400 decodes to
+-- infinity), or nil. The service answers 400 to such a body; the sandbox
+-- must too, or it stores a value it can never save.
+local function non_finite(value, path)
+  if type(value) == "number" then
+    if value ~= value or value == math.huge or value == -math.huge then return path end
+  elseif type(value) == "table" then
+    for k, v in pairs(value) do
+      local found = non_finite(v, type(k) == "number" and string.format("%s[%d]", path, k - 1)
+        or (path == "" and tostring(k) or path .. "." .. tostring(k)))
+      if found then return found end
+    end
+  end
+  return nil
+end
+
 local function parse_body(req)
   local ctype = (req.headers["content-type"] or ""):lower()
   if req.body == "" then
@@ -52,6 +68,12 @@ local function parse_body(req)
   if value == nil then
     return nil, respond.error(400, "bad.request", "Unable to parse the request body: " .. err.message
       .. (err.line and string.format(" at line %d, column %d", err.line, err.column) or ""))
+  end
+  local bad = non_finite(value, "")
+  if bad then
+    return nil, respond.error(400, "bad.request", string.format(
+      "Unable to parse the request body: the number at %s is out of range", bad == "" and "the top level" or bad),
+      { details = { { errorCode = "bad.request", fieldName = bad } } })
   end
   return value
 end
