@@ -3,33 +3,8 @@ local errors = require "gcrun.errors"
 local launch = require "gcrun.sandbox.launch"
 local log = require "gcrun.log"
 local org_mod = require "gcrun.sandbox.org"
+local settings = require "gcrun.sandbox.settings"
 local sys = require "gcrun.sys"
-
-local function probability(v)
-  local p = tonumber(v)
-  if not p or p < 0 or p > 1 then return nil, "expects a probability between 0 and 1" end
-  return p
-end
-
-local function parse_rate(v)
-  local n = tonumber(v:match("^(%d+)/min$") or v)
-  if not n or n < 1 or math.type(n) ~= "integer" then return nil, "expects requests a minute, like 300/min" end
-  return n
-end
-
-local function parse_faults(v)
-  local faults = {}
-  for item in v:gmatch("[^,]+") do
-    local kind, p = item:match("^%s*(%w+)%s*=%s*([%d.]+)%s*$")
-    if not kind or not ({ ["503"] = true, drop = true, ["429"] = true })[kind] then
-      return nil, string.format("has an entry '%s'; expected 503=P, drop=P or 429=P", item)
-    end
-    local prob = probability(p)
-    if not prob then return nil, string.format("has %s=%s; P must be between 0 and 1", kind, p) end
-    faults[kind] = prob
-  end
-  return faults
-end
 
 return {
   description = "Serve a local sandbox Genesys Cloud org (platform API at /, tutorial API at /tutorial)",
@@ -43,13 +18,19 @@ return {
       "[default: ~/.local/state/gcrun/sandbox-org.json]" },
     { "memory", "keep the state in memory only" },
     { "reset", "replace the saved state with the org file and exit" },
-    { "rate=N/min", "requests a minute allowed per client", default = "300/min", check = parse_rate },
-    { "latency=MS", "added to every answer, without holding up the others", type = "integer", default = 0 },
-    { "faults=SPEC", "inject faults, e.g. 503=0.1,drop=0.05,429=0.05", check = parse_faults },
+    { "rate=N/min", "requests a minute allowed per client", default = "300/min", check = settings.rate },
+    { "latency=MS", "added to every answer, without holding up the others", check = settings.latency, default = 0 },
+    { "faults=SPEC", "inject faults, e.g. 503=0.1,drop=0.05,429=0.05", check = settings.faults },
     { "seed=N", "seed for the injected faults", type = "integer" },
-    { "flow-editor=P", "chance another writer edits a flow between a client's read and save", check = probability },
-    { "flow-locks=P", "chance a checkout finds the flow locked by another user for a while", check = probability },
+    { "flow-editor=P", "chance another writer edits a flow between a client's read and save",
+      check = settings.probability },
+    { "flow-locks=P", "chance a checkout finds the flow locked by another user for a while",
+      check = settings.probability },
     { "member-lag=MS", "a member added this recently still answers 404 (eventual consistency)", type = "integer" },
+    { "queue-lag=MS", "a queue created this recently answers 404 and is missing from lists (eventual consistency)",
+      type = "integer" },
+    { "id-seed=N", "derive every id of the org file from N: the same names, other ids (a second org)",
+      type = "integer" },
     { "token-ttl=S", "lifetime of issued tokens in seconds", type = "integer", default = 86400 },
     { "tls-cert=FILE", "serve HTTPS with this certificate (PEM; with --tls-key)" },
     { "tls-key=FILE", "the certificate's private key (PEM)" },
@@ -58,7 +39,7 @@ return {
     local state = opts.state or launch.default_state()
     local org = opts.org or launch.default_org()
     if opts.reset then
-      local loaded, err = org_mod.load(org)
+      local loaded, err = org_mod.load(org, opts["id-seed"])
       if not loaded then errors.raise("input", "%s", err) end
       local dir = state:match("^(.*)/[^/]+$")
       if dir then sys.mkdir_p(dir) end
@@ -74,6 +55,7 @@ return {
       port = opts.port, host = opts.host, org = org, state = not opts.memory and state or false,
       rate = opts.rate, latency = opts.latency, faults = opts.faults, seed = opts.seed,
       flow_editor = opts["flow-editor"], flow_locks = opts["flow-locks"], member_lag = opts["member-lag"],
+      queue_lag = opts["queue-lag"], id_seed = opts["id-seed"],
       token_ttl = opts["token-ttl"], log = log.level() >= log.NORMAL,
       tls_cert = opts["tls-cert"], tls_key = opts["tls-key"],
     }

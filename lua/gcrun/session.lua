@@ -38,9 +38,13 @@ function M.client(tuning)
     profile = o.profile,
   }
   local target
+  if not o.sandbox and (o.rate or o.latency) then
+    require("gcrun.errors").raise("usage", "--rate and --latency set the --sandbox org's budget and latency; " ..
+      "they need --sandbox")
+  end
   if o.sandbox then
     local launch = require "gcrun.sandbox.launch"
-    local sb = launch.start { state = o["sandbox-state"] }
+    local sb = launch.start { state = o["sandbox-state"], rate = o.rate, latency = o.latency }
     state.sandbox = sb
     resolve = {
       base_url = sb.url .. (api == "tutorial" and "/tutorial" or ""), token = token,
