@@ -99,12 +99,19 @@ describe("sandbox platform API", function()
     err_shape(get("/api/v2/routing/queues", { pageNumber = 0 }), 400, "invalid.value")
   end)
 
-  it("filters queues by name prefix or wildcard", function()
-    local names = {}
-    for _, q in ipairs(get("/api/v2/routing/queues", { name = "*s*port" }):json().entities) do
-      names[#names + 1] = q.name
+  it("filters queues by whole name, with leading and trailing asterisks allowed", function()
+    local function names(filter)
+      local list = {}
+      for _, q in ipairs(get("/api/v2/routing/queues", { name = filter }):json().entities) do
+        list[#list + 1] = q.name
+      end
+      return list
     end
-    assert.same({ "Technical Support" }, names)
+    assert.same({ "Technical Support" }, names("technical support"))
+    assert.same({}, names("Technical"))                -- not a prefix match
+    assert.same({ "Technical Support" }, names("Tech*"))
+    assert.same({ "Technical Support" }, names("*support"))
+    assert.same({ "Technical Support" }, names("*cal sup*"))
   end)
 
   describe("PUT a queue", function()

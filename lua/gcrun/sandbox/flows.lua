@@ -61,9 +61,13 @@ end
 function M.list(ctx)
   local page, err = respond.paging(ctx.query, 100)
   if not page then return err end
+  local only = queues.id_set(ctx.query.id)
   local items = {}
   for _, f in ipairs(ctx.org:list("flows")) do
-    if queues.name_matches(f.name, ctx.query.name) then items[#items + 1] = M.view(f) end
+    if queues.name_matches(f.name, ctx.query.name) and (not only or only[f.id])
+      and (not ctx.query.type or ctx.query.type:upper() == (f.type or "INBOUNDCALL")) then
+      items[#items + 1] = M.view(f)
+    end
   end
   table.sort(items, function(a, b) return a.name < b.name end)
   return respond.listing("/api/v2/flows", ctx.query, page, items)

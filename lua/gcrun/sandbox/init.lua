@@ -35,7 +35,7 @@ local function load_org(args)
       return org, false
     end
   end
-  local org, err = org_mod.load(args.org)
+  local org, err = org_mod.load(args.org, args.id_seed)
   if not org then error("sandbox org " .. err, 0) end
   return org, true
 end

@@ -3,6 +3,7 @@
 -- loaded from an org file or a saved state, indexed, saved atomically.
 -- Fields whose names start with "_" are the sandbox's own bookkeeping and
 -- never appear in an API answer.
+local ids = require "gcrun.sandbox.ids"
 local json = require "gcrun.json"
 local sys = require "gcrun.sys"
 
@@ -18,6 +19,7 @@ local KINDS = {
   { name = "skills", required = { "id", "name" } },
   { name = "queues", required = { "id", "name" } },
   { name = "flows", required = { "id", "name", "configuration" } },
+  { name = "divisions", required = { "id", "name" } },
 }
 
 local function check(data, file)
@@ -56,6 +58,11 @@ end
 function M.new(data, file)
   local ok, err = check(data, file or "org")
   if not ok then return nil, err end
+  data.org = data.org or { id = "sandbox-org", name = "gcrun sandbox org" }
+  if #data.divisions == 0 then
+    -- every org has its home division; an org file may leave it out
+    data.divisions[1] = { id = ids.derive(tostring(data.org.id) .. "/home"), name = "Home", homeDivision = true }
+  end
   local self = setmetatable({ data = data, index = {} }, Org)
   for _, kind in ipairs(KINDS) do
     local by = {}
@@ -71,7 +78,6 @@ function M.new(data, file)
   for _, u in ipairs(data.users) do
     u.skills = json.array(u.skills or {})
   end
-  data.org = data.org or { id = "sandbox-org", name = "gcrun sandbox org" }
   self.names = {}
   for _, q in ipairs(data.queues) do
     if type(q.name) == "string" then self.names[q.name:lower()] = q end
@@ -79,15 +85,25 @@ function M.new(data, file)
   return self
 end
 
--- load(path) -> org | nil, message (naming the file and what is wrong)
-function M.load(path)
+-- load(path [, id_seed]) -> org | nil, message (naming the file and what
+-- is wrong). With id_seed every id is replaced by one derived from it.
+function M.load(path, id_seed)
   local text, err = sys.read(path, MAX_FILE)
   if not text then return nil, err end
   local data, jerr = json.decode(text)
   if data == nil then
     return nil, string.format("%s:%s:%s: %s", path, jerr.line or "?", jerr.column or "?", jerr.message)
   end
+  if id_seed and type(data) == "table" then ids.reseed(data, id_seed) end
   return M.new(data, path)
+end
+
+-- The home division, where a queue without one lives.
+function Org:home_division()
+  for _, d in ipairs(self.data.divisions) do
+    if d.homeDivision then return d end
+  end
+  return self.data.divisions[1]
 end
 
 -- save(path) -> true | nil, message; never raises (an unencodable value
@@ -99,6 +115,14 @@ function Org:save(path)
 end
 
 function Org:get(kind, id) return self.index[kind][id] end
+
+-- add(kind, item): a new object (a queue created through the API).
+function Org:add(kind, item)
+  local list = self.data[kind]
+  list[#list + 1] = item
+  self.index[kind][item.id] = item
+  if kind == "queues" and type(item.name) == "string" then self.names[item.name:lower()] = item end
+end
 function Org:list(kind) return self.data[kind] end
 function Org:name() return self.data.org.name end
 

@@ -1,10 +1,12 @@
 -- The sandbox's routing table: method and path pattern to the function
 -- that answers, for the platform dialect and the tutorial mount, with the
 -- checks every request body gets (media type, JSON).
+local divisions = require "gcrun.sandbox.divisions"
 local flows = require "gcrun.sandbox.flows"
 local json = require "gcrun.json"
 local queues = require "gcrun.sandbox.queues"
 local respond = require "gcrun.sandbox.respond"
+local search = require "gcrun.sandbox.search"
 local tutorial = require "gcrun.sandbox.tutorial"
 local users = require "gcrun.sandbox.users"
 
@@ -12,6 +14,7 @@ local M = {}
 
 local PLATFORM = {
   { "GET", "^/api/v2/routing/queues$", queues.list },
+  { "POST", "^/api/v2/routing/queues$", queues.create, body = true },
   { "GET", "^/api/v2/routing/queues/([^/]+)$", queues.get },
   { "PUT", "^/api/v2/routing/queues/([^/]+)$", queues.put, body = true },
   { "GET", "^/api/v2/routing/queues/([^/]+)/members$", queues.members },
@@ -19,6 +22,10 @@ local PLATFORM = {
   { "PATCH", "^/api/v2/routing/queues/([^/]+)/members/([^/]+)$", queues.patch_member, body = true },
   { "GET", "^/api/v2/routing/skills$", users.skills },
   { "GET", "^/api/v2/users$", users.list },
+  { "POST", "^/api/v2/users/search$", search.post, body = true },
+  { "GET", "^/api/v2/users/search$", search.get },
+  { "GET", "^/api/v2/authorization/divisions$", divisions.list },
+  { "GET", "^/api/v2/authorization/divisions/([^/]+)$", divisions.get },
   { "GET", "^/api/v2/users/([^/]+)/routingskills$", users.routing_skills },
   { "PATCH", "^/api/v2/users/([^/]+)/routingskills/bulk$", users.bulk_skills, body = true },
   { "GET", "^/api/v2/architect/dependencytracking/consumingresources$", flows.consumers },

@@ -22,7 +22,7 @@ local function user_skill_view(org, us)
     skillUri = "/api/v2/routing/skills/" .. us.id, selfUri = "/api/v2/users/routingskills/" .. us.id }
 end
 
-local function user_view(org, u, with_skills)
+function M.view(org, u, with_skills)
   local v = { id = u.id, name = u.name, email = u.email, username = u.username or u.email,
     state = u.state or "active", version = u.version or 1, selfUri = "/api/v2/users/" .. u.id }
   if with_skills then
@@ -66,10 +66,10 @@ function M.list(ctx)
     end
     for _, id in ipairs(ids) do
       local u = ctx.org:get("users", id)
-      if u then items[#items + 1] = user_view(ctx.org, u, expand.skills) end
+      if u then items[#items + 1] = M.view(ctx.org, u, expand.skills) end
     end
   else
-    for _, u in ipairs(ctx.org:list("users")) do items[#items + 1] = user_view(ctx.org, u, expand.skills) end
+    for _, u in ipairs(ctx.org:list("users")) do items[#items + 1] = M.view(ctx.org, u, expand.skills) end
     table.sort(items, function(a, b) return a.name < b.name end)
   end
   return respond.listing("/api/v2/users", ctx.query, page, items)

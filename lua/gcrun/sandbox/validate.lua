@@ -94,12 +94,13 @@ local function check_media(media)
   return nil
 end
 
--- queue(org, body, id) -> nil when valid, else the 400 response
+-- queue(org, body, id) -> nil when valid, else the 400 response; id is
+-- nil for a queue being created (POST), whose body id is ignored.
 function M.queue(org, body, id)
   if json_type(body) ~= "object" then
     return respond.error(400, "bad.request", "The request body must be a Queue object")
   end
-  if body.id ~= nil and body.id ~= id then
+  if id ~= nil and body.id ~= nil and body.id ~= id then
     return bad("id", string.format("The id in the body (%s) does not match the queue in the path (%s)",
       tostring(body.id), id))
   end
@@ -119,6 +120,12 @@ function M.queue(org, body, id)
     return respond.error(400, "duplicate.name", string.format("A queue named '%s' already exists", body.name),
       { params = { name = body.name }, details = { { errorCode = "duplicate.name", fieldName = "name",
         entityId = other.id, entityName = other.name } } })
+  end
+  if body.division ~= nil then
+    local did = body.division.id
+    if type(did) ~= "string" or not org:get("divisions", did) then
+      return bad("division.id", string.format("Division '%s' was not found", tostring(did)))
+    end
   end
   if body.acwSettings == nil then return bad("acwSettings", "acwSettings is required") end
   local err = check_acw(body.acwSettings)
