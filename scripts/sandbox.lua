@@ -43,7 +43,10 @@ return {
       if not loaded then errors.raise("input", "%s", err) end
       local dir = state:match("^(.*)/[^/]+$")
       if dir then sys.mkdir_p(dir) end
+      -- never under a sandbox serving that state: its next save would undo the reset
+      local lock = require("gcrun.server").lock(state)
       local ok, werr = loaded:save(state)
+      lock:release()
       if not ok then errors.raise("input", "cannot write %s", werr) end
       log.info(string.format("sandbox state reset: %s now holds %s", state, org))
       return 0

@@ -712,9 +712,10 @@ static char *slurp(const char *path)
 }
 
 /* One server per state file: an exclusive flock on "<state>.lock", held
- * until the server is freed. The lock file holds the owner's pid for the
- * message the next one prints. 0, or -1 with the message pushed. */
-static int lock_state(lua_State *L, Server *s, const char *state)
+ * until the server is freed (or the lock released). The lock file holds
+ * the owner's pid for the message the next one prints. The descriptor, or
+ * -1 with the error pushed. */
+static int lock_state(lua_State *L, const char *state)
 {
   lua_pushfstring(L, "%s.lock", state);
   const char *path = lua_tostring(L, -1);
@@ -742,9 +743,34 @@ static int lock_state(lua_State *L, Server *s, const char *state)
   if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
     /* the pid only improves the message; the lock is what matters */
   }
-  s->lock_fd = fd;
   lua_pop(L, 1);
+  return fd;
+}
+
+#define LOCK_MT "gcrun.server.Lock"
+
+static int lock_release(lua_State *L)
+{
+  int *fd = luaL_checkudata(L, 1, LOCK_MT);
+  if (*fd >= 0)
+    close(*fd);
+  *fd = -1;
   return 0;
+}
+
+/* lock(state) -> lock with release(): the state file's lock without a
+ * server, for work on the state while no sandbox may serve it (--reset). */
+static int server_lock(lua_State *L)
+{
+  const char *state = luaL_checkstring(L, 1);
+  int *box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = -1;
+  luaL_setmetatable(L, LOCK_MT);
+  int fd = lock_state(L, state);
+  if (fd < 0)
+    return lua_error(L);
+  *box = fd;
+  return 1;
 }
 
 /* listen{host="127.0.0.1", port=0, handler="module", args={...},
@@ -831,7 +857,7 @@ static int server_listen(lua_State *L)
   lua_pop(L, 3);
 
   lua_getfield(L, 1, "lock");
-  if (lua_isstring(L, -1) && lock_state(L, s, lua_tostring(L, -1)) != 0)
+  if (lua_isstring(L, -1) && (s->lock_fd = lock_state(L, lua_tostring(L, -1))) < 0)
     return lua_error(L);
   lua_pop(L, 1);
 
@@ -944,11 +970,17 @@ int luaopen_gcrun_server(lua_State *L)
     {"wait_for_signal", server_wait_for_signal},
     {NULL, NULL}
   };
+  static const luaL_Reg lock_methods[] = {
+    {"release", lock_release},
+    {NULL, NULL}
+  };
   static const luaL_Reg funcs[] = {
     {"listen", server_listen},
+    {"lock", server_lock},
     {NULL, NULL}
   };
   gc_newclass(L, SERVER_MT, methods, server_stop);
+  gc_newclass(L, LOCK_MT, lock_methods, lock_release);
   luaL_newlib(L, funcs);
   return 1;
 }

@@ -79,9 +79,14 @@ describe("sandbox state lock", function()
     local r = h.run { "sandbox", "--port", "0", "--state", state }
     assert.equal(2, r.status)
     assert.matches("in use by another sandbox", r.stderr)
+    -- nor may --reset replace it under the sandbox serving it
+    r = h.run { "sandbox", "--reset", "--state", state }
+    assert.equal(2, r.status)
+    assert.matches("in use by another sandbox", r.stderr)
     a.server:stop()
     local b = start(state)
     b.server:stop()
+    assert.equal(0, h.run({ "sandbox", "--reset", "--state", state }).status)
     h.rmtree(dir)
   end)
 

@@ -197,6 +197,16 @@ describe("sandbox bulk reads", function()
       400, "invalid.value")
   end)
 
+  it("counts requests by route in /sandbox/stats", function()
+    get("/api/v2/routing/queues/" .. BILLING.id)
+    get("/api/v2/routing/queues/" .. TECH.id)
+    get("/api/v2/routing/queues", { id = BILLING.id })
+    local stats = http.client({ base_url = sb.url }):request({ path = "/sandbox/stats" }):json()
+    assert.equal(2, stats.by_route["GET /api/v2/routing/queues/{}"])
+    assert.equal(1, stats.by_route["GET /api/v2/routing/queues"])
+    assert.equal(3, stats.by_method.GET)
+  end)
+
   it("lists flows by name and by id, and divisions by name", function()
     local flow = ORG.flows[2]
     local p = get("/api/v2/flows", { name = flow.name }):json()

@@ -47,7 +47,7 @@ function M.new(args)
     latency = (tonumber(args.latency) or 0) / 1000, rate = tonumber(args.rate) or 300,
     faults = args.faults or {}, dirty = false, issued = 0, live_tokens = 0,
     stats = { requests = 0, by_status = {}, by_method = {}, throttled = 0, injected = {}, editor_edits = 0,
-      lock_conflicts = 0, tokens = 0, live_tokens = 0 },
+      lock_conflicts = 0, tokens = 0, live_tokens = 0, by_route = {} },
   }, Sandbox)
   if fresh and args.state then
     local dir = args.state:match("^(.*)/[^/]+$")
