@@ -267,6 +267,23 @@ static size_t body_limit(Server *s, struct MHD_Connection *conn)
   return s->max_anon_body;
 }
 
+static const char TOO_LARGE[] =
+  "{\"message\":\"The request body is too large\",\"code\":\"request.entity.too.large\",\"status\":413}";
+
+/* An answer from libmicrohttpd's thread itself, before the body is read
+ * (libmicrohttpd then discards the body and closes the connection). */
+static enum MHD_Result answer_now(struct MHD_Connection *conn, unsigned status, const char *json)
+{
+  struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_PERSISTENT);
+  if (resp == NULL)
+    return MHD_NO;
+  MHD_add_response_header(resp, "Content-Type", "application/json");
+  MHD_add_response_header(resp, "Connection", "close");
+  enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
 /* libmicrohttpd's thread: collect, queue, suspend; after the resume, send. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
@@ -286,9 +303,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* authenticate before reading a byte of the body */
     r->body_cap = body_limit(s, conn);
     const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (clen && strtoull(clen, NULL, 10) > r->body_cap)
-      r->too_large = 1;
     *con_cls = r;
+    if (clen && strtoull(clen, NULL, 10) > r->body_cap) {
+      /* too large by its own account: answered now, the body never read */
+      atomic_fetch_add(&s->requests, 1);
+      return answer_now(conn, 413, TOO_LARGE);
+    }
     return MHD_YES;
   }
   if (*upload_size > 0) {
@@ -388,8 +408,7 @@ static void handle(lua_State *L, Server *s, Req *r)
 {
   int top = lua_gettop(L);
   if (r->too_large) {
-    static const char msg[] = "{\"message\":\"The request body is too large\",\"code\":\"request.entity.too.large\",\"status\":413}";
-    set_answer(r, 413, msg, sizeof msg - 1);
+    set_answer(r, 413, TOO_LARGE, sizeof TOO_LARGE - 1);
     add_pair(&r->resp_headers, &r->nresp_headers, "Content-Type", "application/json");
     return;
   }
