@@ -247,6 +247,23 @@ describe("a second sandbox org (--id-seed)", function()
     assert.equal(200, b.client:request({ path = "/api/v2/routing/queues/" .. qb.id }).status)
     a.server:stop(); b.server:stop(); b2.server:stop()
   end)
+
+  it("makes a saved state of the second org with gcrun sandbox --reset --id-seed", function()
+    local dir = h.tmpdir()
+    local r = h.run { "sandbox", "--reset", "--id-seed", "2", "--state", dir .. "/b.json" }
+    assert.equal(0, r.status, r.stderr)
+    local b = json.decode(h.read(dir .. "/b.json"))
+    assert.equal(ORG.queues[1].name, b.queues[1].name)
+    assert.not_equal(ORG.queues[1].id, b.queues[1].id)
+    h.rmtree(dir)
+  end)
+
+  it("generates orgs with a home division and another", function()
+    local data = require("gcrun.sandbox.generate").org { queues = 3, users = 5, flows = 1 }
+    assert.equal(2, #data.divisions)
+    assert.is_true(data.divisions[1].homeDivision)
+    assert.equal(data.divisions[2].id, data.queues[3].division.id)
+  end)
 end)
 
 describe("--sandbox with --rate and --latency", function()

@@ -2,6 +2,7 @@
 -- the large orgs the benchmarks use. Deterministic for a given seed; ids
 -- look like the service's (UUIDs); queue nodes in flows and dependency
 -- tracking agree because the latter is computed from the former.
+local ids = require "gcrun.sandbox.ids"
 local json = require "gcrun.json"
 
 local M = {}
@@ -51,6 +52,12 @@ function M.org(opts)
       secret = opts.client_secret or "gcrun-example-secret", name = "gcrun example client" } },
     users = json.array({}), skills = json.array({}), queues = json.array({}), flows = json.array({}),
   }
+  -- the home division and one more (every third queue is in it); ids
+  -- derived from the org's, so the generator's sequence is unchanged
+  data.divisions = json.array {
+    { id = ids.derive(data.org.id .. "/home"), name = "Home", homeDivision = true },
+    { id = ids.derive(data.org.id .. "/operations"), name = "Operations", homeDivision = false },
+  }
   for i = 1, opts.skills or #SKILLS do
     local name = SKILLS[i] or string.format("Skill %03d", i)
     data.skills[i] = { id = r.uuid(), name = name, state = "active" }
@@ -84,6 +91,7 @@ function M.org(opts)
       dateCreated = "2026-01-15T09:30:00.000Z", createdBy = "admin", version = 1,
       members = json.array({}),
     }
+    if i % 3 == 0 then q.division = { id = data.divisions[2].id } end
     local seen = {}
     for _ = 1, r.int(opts.members_min or 2, opts.members_max or 5) do
       local u = data.users[r.int(1, #data.users)]
