@@ -275,6 +275,8 @@ describe("--sandbox with --rate and --latency", function()
       "--latency", "10" }
     assert.equal(0, r.status, r.stderr)
     assert.matches("^120\t3", r.stdout)
+    assert.matches("target: sandbox org at http://127%.0%.0%.1:%d+ %(state .*, 120 requests a minute, 10 ms latency%)",
+      r.stderr)
     r = h.run({ "-e", chunk, "--base-url", "http://127.0.0.1:9", "--rate", "120/min" },
       { env = { GENESYSCLOUD_OAUTHCLIENT_ID = "x", GENESYSCLOUD_OAUTHCLIENT_SECRET = "y" } })
     assert.equal(2, r.status)

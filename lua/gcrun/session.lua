@@ -50,7 +50,9 @@ function M.client(tuning)
       base_url = sb.url .. (api == "tutorial" and "/tutorial" or ""), token = token,
       client_id = sb.client_id, client_secret = sb.client_secret, env_file = false,
     }
-    target = "sandbox org at " .. sb.url .. " (state " .. sb.state .. ")"
+    target = "sandbox org at " .. sb.url .. " (state " .. sb.state
+      .. (o.rate and string.format(", %d requests a minute", o.rate) or "")
+      .. (o.latency and string.format(", %d ms latency", o.latency) or "") .. ")"
   end
   local config, creds = oauth.resolve(resolve)
   for _, w in ipairs(config.warnings) do log.warn(w) end

@@ -94,7 +94,8 @@ function M.dispatch(sb, req, path, client, is_tutorial)
       if r[1] == req.method then
         -- counted by route ("GET /api/v2/routing/queues/{}"), for specs
         -- that check how many requests of each kind a run sends
-        r.label = r.label or (r[1] .. " " .. r[2]:sub(2, -2):gsub("%(%[%^/%]%+%)", "{}"))
+        r.label = r.label or (r[1] .. " " .. (is_tutorial and "/tutorial" or "")
+          .. r[2]:sub(2, -2):gsub("%(%[%^/%]%+%)", "{}"))
         sb.stats.by_route[r.label] = (sb.stats.by_route[r.label] or 0) + 1
         local ctx = { sb = sb, org = sb.org, req = req, query = req.query, client = client,
           prefix = is_tutorial and "/tutorial" or "" }
