@@ -150,6 +150,7 @@ describe("sandbox bulk reads", function()
     assert.equal(2, p.total)
     for _, u in ipairs(p.entities) do
       assert.is_string(u.email)
+      assert.equal("Home", u.division.name)
       assert.is_table(u.skills)
       for _, s in ipairs(u.skills) do
         assert.is_string(s.id)

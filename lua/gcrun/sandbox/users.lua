@@ -25,6 +25,8 @@ end
 function M.view(org, u, with_skills)
   local v = { id = u.id, name = u.name, email = u.email, username = u.username or u.email,
     state = u.state or "active", version = u.version or 1, selfUri = "/api/v2/users/" .. u.id }
+  local d = u.division and org:get("divisions", u.division.id) or org:home_division()
+  v.division = { id = d.id, name = d.name, selfUri = "/api/v2/authorization/divisions/" .. d.id }
   if with_skills then
     v.skills = json.array({})
     for _, us in ipairs(u.skills) do v.skills[#v.skills + 1] = user_skill_view(org, us) end
