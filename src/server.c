@@ -752,7 +752,7 @@ static int lock_state(lua_State *L, const char *state)
     close(fd);
     if (busy)
       gc_pusherror(L, "input", "the sandbox state %s is in use by another sandbox (process %s); stop that one, "
-                   "or give this one another state file or keep it in memory", state, owner[0] ? owner : "unknown");
+                   "or give this one another state file (--state, --sandbox-state) or none (--memory)", state, owner[0] ? owner : "unknown");
     else
       gc_pusherror(L, "input", "cannot lock %s: %s", path, strerror(errno));
     return -1;
