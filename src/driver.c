@@ -6,6 +6,7 @@
  * libcurl callbacks only copy bytes; Lua is never called from them. */
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,7 +20,11 @@
 #include "http.h"
 
 #define MAX_BODY (64u * 1024 * 1024)   /* larger responses are refused */
+#define BODY_BUDGET (256u * 1024 * 1024) /* answers buffered at once, all transfers */
+#define MAX_HEADERS 256                /* header lines of one answer (the service sends ~20) */
+#define MAX_HEADER_BYTES (256u * 1024)
 #define POLL_SLICE 0.1                 /* how often an interrupt is noticed */
+#define NOTICE_WAIT 3.0                /* waits this long are said at normal verbosity */
 
 static double wall_now(void)
 {
@@ -63,6 +68,7 @@ Driver *driver_new(void)
   d->events_tail = &d->events;
   d->rng = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^ 0x9E3779B97F4A7C15ULL;
   d->refs = 1;
+  d->body_budget = BODY_BUDGET;
   return d;
 }
 
@@ -107,6 +113,18 @@ static void append(Transfer **list, Transfer *t)
   *p = t;
 }
 
+/* Free an answer's body and give its bytes back to the budget. */
+static void drop_body(Transfer *t)
+{
+  t->d->body_bytes -= t->resp_body.len;
+  buf_free(&t->resp_body);
+}
+
+void transfer_drop_body(Transfer *t)
+{
+  drop_body(t);
+}
+
 static void transfer_free(Transfer *t)
 {
   if (t->easy)
@@ -123,7 +141,9 @@ static void transfer_free(Transfer *t)
   free(t->token_used);
   free(t->err_msg);
   free(t->gave_up);
-  buf_free(&t->resp_body);
+  drop_body(t);
+  if (t->d->body_leader == t)
+    t->d->body_leader = NULL;
   if (t->token_for)
     credentials_release(t->token_for);
   client_release(t->c);
@@ -138,6 +158,9 @@ static void stop_running(Driver *d, Transfer *t)
   d->running--;
   t->c->inflight--;
   t->state = T_DONE;
+  t->paused = 0;
+  if (d->body_leader == t)
+    d->body_leader = NULL;    /* its answer is complete: the paused may go on */
 }
 
 /* Take a transfer out of the driver, wherever it is. */
@@ -222,7 +245,7 @@ void driver_enqueue(Driver *d, Transfer *t)
   append(&d->queue, t);
 }
 
-static void event(Driver *d, const char *fmt, ...)
+static void event(Driver *d, int level, const char *fmt, ...)
 {
   char line[512];
   va_list ap;
@@ -234,6 +257,7 @@ static void event(Driver *d, const char *fmt, ...)
     free(e);
     return;
   }
+  e->level = level;
   *d->events_tail = e;
   d->events_tail = &e->next;
 }
@@ -289,13 +313,60 @@ static int on_prereq(void *ud, char *remote_ip, char *local_ip, int remote_port,
   return CURL_PREREQFUNC_OK;
 }
 
+/* Answers in flight share one budget: past it, one transfer (the leader)
+ * goes on and the others pause until its answer is complete and handed
+ * over, so memory stays near the budget however many run at once. */
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
   Transfer *t = ud;
+  Driver *d = t->d;
   size_t len = size * n;
   if (t->resp_body.len + len > MAX_BODY)
     return 0;                 /* libcurl reports CURLE_WRITE_ERROR */
-  return buf_add(&t->resp_body, p, len) == 0 ? len : 0;
+  if (d->body_bytes + len > d->body_budget && d->body_leader != t) {
+    if (d->body_leader != NULL || d->done != NULL) {
+      t->paused = 1;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    d->body_leader = t;
+  }
+  if (buf_add(&t->resp_body, p, len) != 0)
+    return 0;
+  d->body_bytes += len;
+  if (d->body_bytes > d->body_peak)
+    d->body_peak = d->body_bytes;
+  return len;
+}
+
+/* Count the answer's header lines: thousands of them cost quadratic time
+ * in libcurl's header API, and no real answer has more than a few dozen. */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+  Transfer *t = ud;
+  size_t len = size * n;
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    t->nheaders = 0;          /* a new answer (after a 1xx) */
+    t->header_bytes = 0;
+  }
+  t->header_bytes += len;
+  if (++t->nheaders > MAX_HEADERS || t->header_bytes > MAX_HEADER_BYTES) {
+    t->too_many_headers = 1;
+    return 0;                 /* libcurl reports CURLE_WRITE_ERROR */
+  }
+  return len;
+}
+
+/* Let paused transfers take their bytes again once no leader holds the
+ * budget; they pause again at once if it is still spent. */
+static void resume_paused(Driver *d)
+{
+  if (d->body_leader != NULL || d->done != NULL)
+    return;
+  for (Transfer *t = d->active; t; t = t->next)
+    if (t->paused) {
+      t->paused = 0;
+      curl_easy_pause(t->easy, CURLPAUSE_CONT);
+    }
 }
 
 /* Keep inside the budget the service reports: send freely while the
@@ -313,8 +384,13 @@ static void pace_after_send(Client *c, double now)
     return;
   }
   /* what the last answer counted, plus what is in flight (this one too) */
-  if (c->rl_allowed - c->rl_count - c->inflight <= 0 && c->next_send < c->rl_reset_at)
+  if (c->rl_allowed - c->rl_count - c->inflight <= 0 && c->next_send < c->rl_reset_at) {
     c->next_send = c->rl_reset_at;
+    double hold = c->rl_reset_at - now;
+    event(c->d, hold >= NOTICE_WAIT ? 1 : 2,
+          "rate budget used up (%ld requests a window); holding requests for %.0f s until it resets",
+          c->rl_allowed, ceil(hold));
+  }
 }
 
 static const char *header_value(Transfer *t, const char *name)
@@ -332,7 +408,9 @@ static void read_ratelimit(Transfer *t, double now)
   if (parse_long_header(header_value(t, "inin-ratelimit-allowed"), &allowed) &&
       parse_long_header(header_value(t, "inin-ratelimit-count"), &count) &&
       parse_long_header(header_value(t, "inin-ratelimit-reset"), &reset) && allowed > 0) {
-    double reset_at = now + (double)reset;
+    /* the wait a reset asks for is capped like a Retry-After: past the
+     * cap the service's 429s (and their caps) take over */
+    double reset_at = now + ((double)reset < c->max_wait ? (double)reset : c->max_wait);
     /* Answers arrive out of order: within one window (the reset, in whole
      * seconds, within a second and a half of the one known) keep the
      * highest count seen, or a late answer would make the budget look
@@ -379,14 +457,24 @@ static int start_attempt(Driver *d, Transfer *t, double now)
   if (t->sent == NULL)
     return -1;
 
-  buf_free(&t->resp_body);
+  drop_body(t);
   t->errbuf[0] = '\0';
   t->status = 0;
+  t->nheaders = 0;
+  t->header_bytes = 0;
+  t->too_many_headers = 0;
   curl_easy_setopt(e, CURLOPT_URL, t->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, t);
   curl_easy_setopt(e, CURLOPT_SHARE, d->share);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* Proxies from the environment (https_proxy...) apply to https only,
+   * where the proxy relays TLS it cannot read. Plain http goes only to
+   * this machine and never through a proxy, which would see the secret. */
+  if (strncmp(t->url, "http://", 7) == 0)
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+  else
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "localhost,127.0.0.0/8,::1");
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -409,11 +497,18 @@ static int start_attempt(Driver *d, Transfer *t, double now)
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+  /* an attempt ends by the request's deadline, all attempts included */
+  double left = (t->first_start ? t->first_start : now) + c->deadline - now;
+  long timeout_ms = c->timeout_ms;
+  if (left * 1000 < (double)timeout_ms)
+    timeout_ms = left * 1000 < 1 ? 1 : (long)(left * 1000);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
   curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
   curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->sent);
@@ -447,24 +542,49 @@ static int start_attempt(Driver *d, Transfer *t, double now)
   return 0;
 }
 
-enum { NOT_SENT, MAYBE_SENT, FATAL };
+enum { UNREACHABLE, MAYBE_SENT, FATAL };
 
-static int classify(CURLcode rc)
+/* UNREACHABLE: no connection, so the request never left (a timeout before
+ * the request went on the wire counts: on_prereq never ran). */
+static int classify(const Transfer *t, CURLcode rc)
 {
   switch (rc) {
   case CURLE_COULDNT_CONNECT:
-    return NOT_SENT;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return UNREACHABLE;
+  case CURLE_OPERATION_TIMEDOUT:
+    return t->sends == 0 ? UNREACHABLE : MAYBE_SENT;
   case CURLE_SEND_ERROR:
   case CURLE_RECV_ERROR:
   case CURLE_GOT_NOTHING:
   case CURLE_PARTIAL_FILE:
-  case CURLE_OPERATION_TIMEDOUT:
   case CURLE_HTTP2:
   case CURLE_HTTP2_STREAM:
     return MAYBE_SENT;
   default:
     return FATAL;
   }
+}
+
+/* Why a host could not be reached, in a few words. */
+static const char *unreachable_reason(Transfer *t, CURLcode rc)
+{
+  long err = 0;
+  if (rc == CURLE_COULDNT_RESOLVE_HOST)
+    return "host name not found";
+  if (rc == CURLE_COULDNT_RESOLVE_PROXY)
+    return "proxy host name not found";
+  if (rc == CURLE_OPERATION_TIMEDOUT)
+    return "connection timed out";
+  curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &err);
+  if (err == ECONNREFUSED)
+    return "connection refused";
+  if (err == ENETUNREACH || err == EHOSTUNREACH)
+    return "no route to host";
+  if (err == ETIMEDOUT)
+    return "connection timed out";
+  return "cannot connect";
 }
 
 /* Full jitter below the capped exponential: the one backoff (retry.c). */
@@ -474,26 +594,41 @@ static double backoff(Driver *d, Client *c, int attempt)
 }
 
 /* Schedule another attempt after `delay` if the caps allow; 0 if not, with
- * the reason left in t->gave_up. */
-static int retry_later(Driver *d, Transfer *t, double delay, double now, const char *why)
+ * the reason left in t->gave_up. `unreachable` names the host that could
+ * not be reached ("login host", "service"): such a failure is given up on
+ * sooner (a refused connection is not a busy service), and each wait is
+ * said at normal verbosity, as is any long wait. */
+static int retry_later(Driver *d, Transfer *t, double delay, double now, const char *why,
+                       const char *unreachable)
 {
   Client *c = t->c;
   char reason[256];
-  if (t->attempts >= c->max_attempts) {
+  int max = c->max_attempts;
+  if (unreachable && c->max_connect_attempts < max)
+    max = c->max_connect_attempts;
+  if (t->attempts >= max) {
     snprintf(reason, sizeof reason, "gave up after %d attempts (%s)", t->attempts, why);
   } else if (delay > c->max_wait) {
     snprintf(reason, sizeof reason, "%s asked to wait %.0f s, more than the %.0f s gcrun waits at once",
              why, delay, c->max_wait);
   } else if (t->retried_for + delay > c->max_retry_time) {
     snprintf(reason, sizeof reason, "gave up after %.1f s of retries (%s)", t->retried_for, why);
+  } else if (now + delay >= t->first_start + c->deadline) {
+    snprintf(reason, sizeof reason, "gave up after %d attempts in %.0f s, the most one request may take (%s)",
+             t->attempts, now - t->first_start, why);
   } else {
     t->retried_for += delay;
     t->not_before = now + delay;
     t->state = T_QUEUED;
     c->stat_retries++;
     append(&d->queue, t);
-    event(d, "retry: %s %s: %s; attempt %d of %d in %.2f s", t->method, t->url, why,
-          t->attempts + 1, c->max_attempts, delay);
+    int digits = delay < 10 ? 1 : 0;
+    if (unreachable)
+      event(d, 1, "%s unreachable (%s); retrying in %.*f s, attempt %d of %d", unreachable, why,
+            digits, delay, t->attempts + 1, max);
+    else
+      event(d, delay >= NOTICE_WAIT ? 1 : 2, "retry: %s %s: %s; attempt %d of %d in %.*f s", t->method,
+            t->url, why, t->attempts + 1, max, digits + 1, delay);
     return 1;
   }
   free(t->gave_up);
@@ -511,7 +646,7 @@ static void count_resends(Driver *d, Transfer *t)
     t->attempts++;
     t->c->stat_requests++;
     t->c->stat_retries++;
-    event(d, "retry: %s %s: the reused connection closed before an answer; libcurl resent the request",
+    event(d, 2, "retry: %s %s: the reused connection closed before an answer; libcurl resent the request",
           t->method, t->url);
   }
 }
@@ -523,14 +658,24 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
   count_resends(d, t);
 
   if (t->is_token) {
+    int cls = rc == CURLE_OK ? -1 : classify(t, rc);
     if (rc == CURLE_OK)
       curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
-    if ((rc == CURLE_COULDNT_CONNECT || t->status == 429 || t->status >= 502) &&
-        retry_later(d, t, backoff(d, c, t->attempts), now, rc ? "cannot connect" : "login host busy"))
+    if (cls == UNREACHABLE &&
+        retry_later(d, t, backoff(d, c, t->attempts), now, unreachable_reason(t, rc), "login host"))
+      return;
+    if (rc == CURLE_OK && (t->status == 429 || t->status >= 502) &&
+        retry_later(d, t, backoff(d, c, t->attempts), now, "login host busy", NULL))
       return;
     if (rc != CURLE_OK) {
-      t->err_code = "transport";
-      t->err_msg = strdup(t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+      char msg[CURL_ERROR_SIZE + 128];
+      if (cls == UNREACHABLE)
+        snprintf(msg, sizeof msg, "%s (%d attempt%s in %.0f s)", unreachable_reason(t, rc), t->attempts,
+                 t->attempts == 1 ? "" : "s", now - t->first_start);
+      else
+        snprintf(msg, sizeof msg, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+      t->err_code = cls == UNREACHABLE ? "unreachable" : "transport";
+      t->err_msg = strdup(msg);
     }
     Credentials *cr = t->token_for;
     t->in_driver = 0;
@@ -541,6 +686,11 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
                       t->gave_up };
     cr->refreshes++;
     cr->ops->token_done(cr, &a, L, now);
+    /* the login host's words may quote the secret, or the Basic header */
+    if (cr->failure)
+      cr->ops->mask(cr, cr->failure, strlen(cr->failure));
+    /* what the requests waiting for this token fail with */
+    cr->failure_code = t->err_code && strcmp(t->err_code, "unreachable") == 0 ? "unreachable" : "auth";
     transfer_free(t);
     return;
   }
@@ -551,17 +701,27 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
   }
 
   if (rc != CURLE_OK) {
-    int cls = classify(rc);
+    int cls = classify(t, rc);
     const char *msg = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
-    int retryable = cls == NOT_SENT || (cls == MAYBE_SENT && t->idempotent);
+    if (cls == UNREACHABLE) {
+      const char *reason = unreachable_reason(t, rc);
+      if (retry_later(d, t, backoff(d, c, t->attempts), now, reason, "service"))
+        return;
+      fail(d, t, "unreachable", "%s %s: cannot reach the service: %s; %s", t->method, t->url, msg,
+           t->gave_up);
+      return;
+    }
+    int retryable = cls == MAYBE_SENT && t->idempotent;
     if (rc == CURLE_WRITE_ERROR && t->resp_body.len + CURL_MAX_WRITE_SIZE > MAX_BODY)
       msg = "response body larger than 64 MiB";
+    if (rc == CURLE_WRITE_ERROR && t->too_many_headers)
+      msg = "the answer has more than 256 header lines or 256 KiB of headers";
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
       fail(d, t, "tls", "%s %s: %s (TLS is always verified; --cacert FILE trusts another CA)",
            t->method, t->url, msg);
       return;
     }
-    if (retryable && retry_later(d, t, backoff(d, c, t->attempts), now, msg))
+    if (retryable && retry_later(d, t, backoff(d, c, t->attempts), now, msg, NULL))
       return;
     if (cls == MAYBE_SENT && !t->idempotent)
       fail(d, t, "unknown_outcome", "%s %s: %s (the request may have reached the server)",
@@ -582,7 +742,7 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
     t->not_before = now;
     t->state = T_QUEUED;
     append(&d->queue, t);
-    event(d, "retry: %s %s: 401, refreshing the token", t->method, t->url);
+    event(d, 2, "retry: %s %s: 401, refreshing the token", t->method, t->url);
     return;
   }
 
@@ -596,7 +756,7 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
     }
     if (delay < 0)
       delay = backoff(d, c, t->attempts);
-    if (retry_later(d, t, delay, now, why)) {
+    if (retry_later(d, t, delay, now, why, NULL)) {
       if (t->status == 429 && c->next_send < now + delay)
         c->next_send = now + delay;   /* the whole client is over budget */
       return;
@@ -674,7 +834,7 @@ static double pump(Driver *d, double now)
     if (t->needs_auth && c->auth && c->auth->refreshable && c->auth->ops->bearer(c->auth, now) == NULL) {
       Credentials *cr = c->auth;
       if (cr->failure && cr->failure_at >= t->enqueued) {
-        fail(d, t, "auth", "%s", cr->failure);
+        fail(d, t, cr->failure_code ? cr->failure_code : "auth", "%s", cr->failure);
         continue;
       }
       if (cr->refreshing == NULL) {
@@ -714,8 +874,8 @@ void driver_wait(Driver *d, lua_State *L, double timeout)
     if (gc_interrupted())
       interrupt_all(d);
     double next = pump(d, now);
-    if (d->done)
-      return;
+    if (d->done || d->events)
+      return;                 /* a retry line is said as its wait begins */
     if (d->running == 0 && next == HUGE_VAL && deadline == HUGE_VAL)
       return;                 /* nothing can happen any more */
     double until = next < deadline ? next : deadline;
@@ -736,12 +896,13 @@ void driver_wait(Driver *d, lua_State *L, double timeout)
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         finish_attempt(d, t, rc, L, gc_now());
       }
+      resume_paused(d);
     } else if (wait > 0) {
       struct timespec ts = { (time_t)wait, (long)((wait - floor(wait)) * 1e9) };
       nanosleep(&ts, NULL);
     }
     now = gc_now();
-    if (d->done || now >= deadline)
+    if (d->done || d->events || now >= deadline)
       return;
   }
 }

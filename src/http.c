@@ -74,6 +74,7 @@ static struct curl_slist *header_list(lua_State *L, int t, struct curl_slist *li
 }
 
 /* client{base_url=, headers=, timeout=, connect_timeout=, max_attempts=,
+ *        max_connect_attempts=, deadline=,
  *        max_retry_time=, max_wait=, backoff_base=, backoff_cap=,
  *        concurrency=, rate=, auth=credentials, cacert=} */
 static int http_client(lua_State *L)
@@ -108,6 +109,8 @@ static int http_client(lua_State *L)
   c->max_attempts = (int)opt_number(L, 1, "max_attempts", 5);
   c->max_retry_time = opt_number(L, 1, "max_retry_time", 120);
   c->max_wait = opt_number(L, 1, "max_wait", 60);
+  c->deadline = opt_number(L, 1, "deadline", 150);
+  c->max_connect_attempts = (int)opt_number(L, 1, "max_connect_attempts", 6);
   c->backoff_base = opt_number(L, 1, "backoff_base", 0.5);
   c->backoff_cap = opt_number(L, 1, "backoff_cap", 30);
   c->concurrency = (int)opt_number(L, 1, "concurrency", 8);
@@ -309,8 +312,15 @@ static int transfer_result(lua_State *L)
   lua_createtable(L, 0, 10);
   lua_pushinteger(L, t->status);
   lua_setfield(L, -2, "status");
+  /* an answer that echoes the token or the secret never gets them shown */
+  if (t->resp_body.data && t->c->auth) {
+    const char *used[] = { t->token_used ? t->token_used : "", NULL };
+    redact_known(t->resp_body.data, t->resp_body.len, used);
+    t->c->auth->ops->mask(t->c->auth, t->resp_body.data, t->resp_body.len);
+  }
   lua_pushlstring(L, t->resp_body.data ? t->resp_body.data : "", t->resp_body.len);
   lua_setfield(L, -2, "body");
+  transfer_drop_body(t);        /* Lua holds it now: the budget gets the bytes back */
   lua_newtable(L);
   struct curl_header *h, *prev = NULL;
   while ((h = curl_easy_nextheader(t->easy, CURLH_HEADER, -1, prev)) != NULL) {
@@ -363,7 +373,11 @@ static int http_wait(lua_State *L)
   n = 0;
   for (Event *e = driver_take_events(d), *next; e; e = next) {
     next = e->next;
+    lua_createtable(L, 0, 2);
     lua_pushstring(L, e->line);
+    lua_setfield(L, -2, "line");
+    lua_pushinteger(L, e->level);
+    lua_setfield(L, -2, "level");
     lua_rawseti(L, -2, ++n);
     free(e->line);
     free(e);
@@ -381,6 +395,53 @@ static int push_transformed(lua_State *L, char *(*fn)(const char *, size_t))
     return luaL_error(L, "not enough memory");
   lua_pushstring(L, r);
   free(r);
+  return 1;
+}
+
+/* json_cost(text) -> containers, values: what decoding the text would
+ * build (arrays and objects; values, counted by their separators), from
+ * one pass that skips strings, so a caller can refuse before decoding. */
+static int http_json_cost(lua_State *L)
+{
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  lua_Integer containers = 0, values = 0;
+  for (size_t i = 0; i < len; i++) {
+    char ch = s[i];
+    if (ch == '"') {
+      for (i++; i < len && s[i] != '"'; i++)
+        if (s[i] == '\\')
+          i++;
+      values++;
+    } else if (ch == '[' || ch == '{') {
+      containers++;
+    } else if (ch == ',') {
+      values++;
+    }
+  }
+  lua_pushinteger(L, containers);
+  lua_pushinteger(L, values);
+  return 2;
+}
+
+/* body_budget([bytes]) -> {budget=, held=, peak=}: the memory answers in
+ * flight share (see on_body in driver.c); a number sets the budget. */
+static int http_body_budget(lua_State *L)
+{
+  Driver *d = upvalue_driver(L);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n > 0, 1, "the budget must be positive");
+    d->body_budget = (size_t)n;
+    d->body_peak = d->body_bytes;
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)d->body_budget);
+  lua_setfield(L, -2, "budget");
+  lua_pushinteger(L, (lua_Integer)d->body_bytes);
+  lua_setfield(L, -2, "held");
+  lua_pushinteger(L, (lua_Integer)d->body_peak);
+  lua_setfield(L, -2, "peak");
   return 1;
 }
 
@@ -446,6 +507,8 @@ int luaopen_gcrun_http_core(lua_State *L)
     {"client", http_client},
     {"wait", http_wait},
     {"redact", http_redact},
+    {"json_cost", http_json_cost},
+    {"body_budget", http_body_budget},
     {"encode", http_encode},
     {"retry_after", http_retry_after},
     {"versions", http_versions},

@@ -52,6 +52,8 @@ typedef struct CredentialsOps {
   void (*token_done)(Credentials *cr, const TokenAnswer *a, lua_State *L, double now);
   /* a 401 answered a request sent with token_used */
   void (*invalidate)(Credentials *cr, const char *token_used);
+  /* overwrite with '*' every secret cr holds (and its Basic form) in text */
+  void (*mask)(Credentials *cr, char *text, size_t len);
   void (*free)(Credentials *cr);
 } CredentialsOps;
 
@@ -60,6 +62,7 @@ struct Credentials {
   int refreshable;                  /* 0: a given token, used as is */
   Transfer *refreshing;             /* the token request in flight, if any */
   char *failure;                    /* why the last refresh failed, or NULL */
+  const char *failure_code;         /* its error class (set by the driver): auth, unreachable */
   int failure_status;
   double failure_at;
   long refreshes;
@@ -76,6 +79,8 @@ struct Client {
   int max_attempts;
   double max_retry_time;          /* seconds of waiting between attempts, in all */
   double max_wait;                /* the longest single wait honoured */
+  double deadline;                /* seconds a request may take, all attempts included */
+  int max_connect_attempts;       /* attempts when the host cannot be reached */
   double backoff_base, backoff_cap;
   int concurrency, inflight;
   double rate;                    /* client-side cap, requests a second; 0 none */
@@ -111,6 +116,9 @@ struct Transfer {
   char *token_used;
   long status;
   Buf resp_body;
+  int nheaders;                   /* header lines of the answer so far */
+  size_t header_bytes;
+  int too_many_headers, paused;
   char errbuf[CURL_ERROR_SIZE];
   const char *err_code;           /* NULL on success */
   char *err_msg;
@@ -123,6 +131,7 @@ struct Transfer {
 typedef struct Event {
   struct Event *next;
   char *line;
+  int level;                      /* 1: said at normal verbosity, 2: verbose */
 } Event;
 
 struct Driver {
@@ -132,6 +141,9 @@ struct Driver {
   Transfer *active;               /* in libcurl's hands */
   Transfer *done;                 /* finished, not yet handed to Lua */
   Event *events, **events_tail;
+  size_t body_bytes;              /* answer bytes buffered in all transfers */
+  size_t body_budget, body_peak;
+  Transfer *body_leader;          /* the one transfer that may go over the budget */
   int running;
   unsigned long long rng;
   int refs;                       /* the module and every client */
@@ -142,6 +154,7 @@ Driver *driver_new(void);
 void driver_release(Driver *d);
 Transfer *transfer_new(Client *c, const char *method, const char *url);
 void transfer_release(Transfer *t);     /* drop the Lua handle's claim */
+void transfer_drop_body(Transfer *t);   /* the body was handed to Lua: free it */
 void driver_enqueue(Driver *d, Transfer *t);
 /* Run transfers for at most `timeout` seconds or until one finishes;
  * L is used for protected JSON decoding of token responses only. */
@@ -160,6 +173,9 @@ char *url_encode(const char *s, size_t len);   /* malloc'd, NULL on no memory */
 
 /* redact.c */
 char *redact_body(const char *body, size_t len);   /* malloc'd copy with secrets masked */
+char *redact_base64(const char *s, size_t len);    /* malloc'd */
+void redact_known(char *text, size_t len, const char *const *secrets);   /* in place, with '*' */
+void redact_client(char *text, size_t len, const char *client_id, const char *client_secret);
 
 /* oauth.c */
 Credentials *gc_credentials(lua_State *L, int index);   /* NULL if not credentials */

@@ -22,6 +22,7 @@
 #define CRED_MT "gcrun.oauth.Credentials"
 #define FILE_MAX (64 * 1024)
 #define REFRESH_MARGIN 60.0     /* seconds before expiry a token is replaced */
+#define TOKEN_MIN_REUSE 1.0     /* a token is used this long, whatever its expires_in */
 
 /* The token cache behind the driver's Credentials interface. */
 typedef struct {
@@ -146,6 +147,9 @@ static void oauth_token_done(Credentials *c, const TokenAnswer *a, lua_State *L,
       o->token = strdup(tok);
       double margin = ttl > REFRESH_MARGIN ? REFRESH_MARGIN : ttl / 2;
       o->expires_at = now + ttl - margin;
+      /* an expires_in of 1e-9 must not make every request ask for a token */
+      if (o->expires_at < now + TOKEN_MIN_REUSE)
+        o->expires_at = now + TOKEN_MIN_REUSE;
       free(o->base.failure);
       o->base.failure = NULL;
     } else {
@@ -164,8 +168,18 @@ static void oauth_token_done(Credentials *c, const TokenAnswer *a, lua_State *L,
   lua_settop(L, top);
 }
 
+/* Every secret held here, wherever an answer or a login host's words
+ * quote it: the client secret, base64(id:secret), the tokens. */
+static void oauth_mask(Credentials *c, char *text, size_t len)
+{
+  OAuth *o = (OAuth *)c;
+  redact_client(text, len, o->client_id, o->client_secret);
+  const char *tokens[] = { o->token ? o->token : "", o->static_token ? o->static_token : "", NULL };
+  redact_known(text, len, tokens);
+}
+
 static const CredentialsOps oauth_ops = {
-  oauth_bearer, oauth_token_request, oauth_token_done, oauth_invalidate, oauth_free
+  oauth_bearer, oauth_token_request, oauth_token_done, oauth_invalidate, oauth_mask, oauth_free
 };
 
 /* ---- Lua side ---- */

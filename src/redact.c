@@ -123,3 +123,68 @@ oom:
   buf_free(&out);
   return NULL;
 }
+
+/* base64 (RFC 4648, padded) of s: malloc'd, NULL on no memory. */
+char *redact_base64(const char *s, size_t len)
+{
+  static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+  if (out == NULL)
+    return NULL;
+  for (size_t i = 0; i < len; i += 3) {
+    unsigned v = (unsigned char)s[i] << 16;
+    if (i + 1 < len) v |= (unsigned char)s[i + 1] << 8;
+    if (i + 2 < len) v |= (unsigned char)s[i + 2];
+    *o++ = abc[(v >> 18) & 63];
+    *o++ = abc[(v >> 12) & 63];
+    *o++ = i + 1 < len ? abc[(v >> 6) & 63] : '=';
+    *o++ = i + 2 < len ? abc[v & 63] : '=';
+  }
+  *o = '\0';
+  return out;
+}
+
+/* Overwrite with '*' every occurrence in text of each of the NULL-ended
+ * secrets (the same length, so JSON around them stays JSON). For values
+ * gcrun knows: a service that echoes them back never gets them printed.
+ * Secrets shorter than 4 bytes are left alone (they would mask at random). */
+void redact_known(char *text, size_t len, const char *const *secrets)
+{
+  for (; *secrets; secrets++) {
+    size_t n = strlen(*secrets);
+    if (n < 4)
+      continue;
+    char *p = text;
+    size_t left = len;
+    char *hit;
+    while (left >= n && (hit = memmem(p, left, *secrets, n)) != NULL) {
+      memset(hit, '*', n);
+      left -= (size_t)(hit + n - p);
+      p = hit + n;
+    }
+  }
+}
+
+/* The same for a client's secret and for base64(id:secret), the form the
+ * Basic header carries it in (a login host may quote that header). */
+void redact_client(char *text, size_t len, const char *client_id, const char *client_secret)
+{
+  if (client_secret == NULL || *client_secret == '\0')
+    return;
+  size_t il = client_id ? strlen(client_id) : 0, sl = strlen(client_secret);
+  char *pair = malloc(il + sl + 2), *basic = NULL;
+  if (pair) {
+    memcpy(pair, client_id ? client_id : "", il);
+    pair[il] = ':';
+    memcpy(pair + il + 1, client_secret, sl + 1);
+    basic = redact_base64(pair, il + sl + 1);
+    memset(pair, 0, il + sl + 1);
+    free(pair);
+  }
+  const char *list[] = { client_secret, basic, NULL };
+  redact_known(text, len, list);
+  if (basic) {
+    memset(basic, 0, strlen(basic));
+    free(basic);
+  }
+}

@@ -4,7 +4,7 @@
 local M = {}
 
 -- Exit statuses by error code (DESIGN.md "Errors, output, secrets").
-M.exit_codes = { usage = 2, input = 2, auth = 3, permission = 3, interrupted = 130 }
+M.exit_codes = { usage = 2, input = 2, auth = 3, permission = 3, unreachable = 4, interrupted = 130 }
 
 -- The one error class: the metatable the host registers in C, so an error
 -- raised by a native module and one made here are alike (getmetatable).

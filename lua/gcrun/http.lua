@@ -19,6 +19,7 @@ M.versions = core.versions
 M.redact = core.redact
 M.encode = core.encode
 M.retry_after = core.retry_after
+M.body_budget = core.body_budget
 
 ---------------------------------------------------------------- scheduler
 
@@ -34,8 +35,12 @@ local function current_task()
   return tasks[co]
 end
 
+-- The driver's retry and wait lines: long waits and unreachable hosts at
+-- normal verbosity (stderr), the rest under --verbose.
 local function log_events(events)
-  for _, line in ipairs(events) do log.verbose(line) end
+  for _, e in ipairs(events) do
+    if e.level <= 1 then log.warn(e.line) else log.verbose(e.line) end
+  end
 end
 
 -- Run the driver once (at most `timeout` seconds) and wake whoever waits
@@ -224,6 +229,37 @@ Response.__index = Response
 
 function Response:ok() return self.status >= 200 and self.status < 300 end
 
+-- Memory for decoded answers: what one answer may cost decoded (an
+-- estimate from its structure: Lua tables cost far more than the text
+-- `[]` or `{}`), and what the Lua heap may hold with it, all answers in
+-- flight together.
+M.ANSWER_BUDGET = 256 * 1024 * 1024
+M.HEAP_BUDGET = 1024 * 1024 * 1024
+
+local function decoded_cost(body)
+  local containers, values = core.json_cost(body)
+  return #body + 96 * containers + 32 * values
+end
+
+local function check_budget(resp)
+  local cost = decoded_cost(resp.body)
+  local mib = function(n) return string.format("%.0f MiB", n / 1048576) end
+  if cost > M.ANSWER_BUDGET then
+    error(errors.new("bad_response", string.format(
+      "%s %s answered HTTP %d with %s of JSON that would take about %s decoded, more than the %s "
+      .. "gcrun allows one answer", resp.method, resp.url, resp.status, mib(#resp.body), mib(cost),
+      mib(M.ANSWER_BUDGET)), { status = resp.status }), 3)
+  end
+  if collectgarbage("count") * 1024 + cost > M.HEAP_BUDGET then
+    collectgarbage()
+    if collectgarbage("count") * 1024 + cost > M.HEAP_BUDGET then
+      error(errors.new("bad_response", string.format(
+        "%s %s: decoding its answer (about %s) would take the answers held at once past %s",
+        resp.method, resp.url, mib(cost), mib(M.HEAP_BUDGET)), { status = resp.status }), 3)
+    end
+  end
+end
+
 -- json([{read_only=true}]) -> decoded body; raises a bad_response error
 -- naming the request. By default the value can be sent back unchanged
 -- (empty arrays stay arrays, whole numbers are integers); read_only skips
@@ -234,11 +270,13 @@ function Response:json(how)
     error(errors.new("bad_response", string.format("%s %s answered HTTP %d with an empty body",
       self.method, self.url, self.status), { status = self.status }), 2)
   end
+  check_budget(self)
   local v, err
   if how and how.read_only then v, err = json.decode_plain(self.body) else v, err = json.decode(self.body) end
   if v == nil then
     local ctype = self.headers["content-type"] or "no content type"
-    local snippet = self.body:sub(1, 80):gsub("[%c]", " ")
+    -- redacted: an error page may echo the request's token
+    local snippet = core.redact(self.body:sub(1, 200)):sub(1, 80):gsub("[%c]", " ")
     error(errors.new("bad_response", string.format(
       "%s %s answered HTTP %d with a body that is not JSON (%s; %s): %s",
       self.method, self.url, self.status, ctype, err.message, snippet), { status = self.status }), 2)
@@ -328,8 +366,14 @@ function Client:_request(req)
   await(t)
   local resp, err = t:result()
   if not resp then
-    log.verbose(string.format("%s (after %d attempt%s)", err.message, err.attempts or 0,
-      err.attempts == 1 and "" or "s"))
+    -- a request that never went out (its token could not be had) says so
+    -- in its message; it has no attempts of its own to count
+    if (err.attempts or 0) > 0 then
+      log.verbose(string.format("%s (after %d attempt%s)", err.message, err.attempts,
+        err.attempts == 1 and "" or "s"))
+    else
+      log.verbose(err.message)
+    end
     return nil, err
   end
   setmetatable(resp, Response)

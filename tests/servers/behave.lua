@@ -91,6 +91,9 @@ function M:handle(req)
       local ok, body = pcall(cjson.decode, req.body)
       if ok and type(body) == "table" then id, secret = body.client_id, body.client_secret end
     end
+    if self.args.echo_auth then   -- a login host that quotes what it was sent
+      return json(401, { error = "invalid_client", error_description = "rejected header: " .. auth })
+    end
     if id ~= (self.args.client_id or "cid") or secret ~= (self.args.client_secret or "csecret") then
       return json(401, { error = "invalid_client", error_description = "client authentication failed" })
     end
@@ -139,6 +142,18 @@ function M:handle(req)
     return 200, { ["Content-Type"] = "application/json" }, '{"entities": [{"id": "a"'
   elseif path == "/bigheader" then
     return 200, { ["X-Big"] = string.rep("x", 200000) }, "{}"
+  elseif path == "/manyheaders" then
+    local h = {}
+    for i = 1, tonumber(q.n or 20000) do h["X-H-" .. i] = "v" end
+    return 200, h, "{}"
+  elseif path == "/echo-auth" then
+    -- an error page that quotes the request's Authorization header
+    return 500, { ["Content-Type"] = "text/plain" }, "denied: " .. (req.headers.authorization or "")
+  elseif path == "/emptyarrays" then
+    return 200, { ["Content-Type"] = "application/json" }, "[" .. string.rep("[],", tonumber(q.n or 1000)) .. "[]]"
+  elseif path == "/big" then
+    local item = '"' .. string.rep("x", 1020) .. '",'
+    return 200, { ["Content-Type"] = "application/json" }, "[" .. string.rep(item, tonumber(q.kb or 64)) .. '""]'
   elseif path == "/redirect" then
     return 302, { Location = "/redirect" }, ""
   end
