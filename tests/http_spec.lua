@@ -177,7 +177,7 @@ describe("gcrun.http", function()
     dead:stop()
     local resp, err = client({ base_url = dead_url, max_attempts = 3 }).safe:request { method = "POST", path = "/x" }
     assert.is_nil(resp)
-    assert.equal("transport", err.code)
+    assert.equal("unreachable", err.code)
     assert.equal(3, err.attempts)
     assert.matches("gave up after 3 attempts", err.message)
   end)

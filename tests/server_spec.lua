@@ -55,7 +55,7 @@ describe("gcrun.server", function()
     srv:stop()
     local resp, err = http.client({ base_url = url, max_attempts = 1 }).safe:request { path = "/" }
     assert.is_nil(resp)
-    assert.equal("transport", err.code)
+    assert.equal("unreachable", err.code)
   end)
 
   it("passes args to a handler object's constructor", function()
