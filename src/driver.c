@@ -708,7 +708,7 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
       if (retry_later(d, t, backoff(d, c, t->attempts), now, reason, "service"))
         return;
       fail(d, t, "unreachable", "%s %s: cannot reach the service: %s; %s", t->method, t->url, msg,
-           t->gave_up);
+           t->gave_up ? t->gave_up : "gave up");
       return;
     }
     int retryable = cls == MAYBE_SENT && t->idempotent;

@@ -152,6 +152,16 @@ describe("transport", function()
       assert.is_true(r.seconds >= 3 and r.seconds < 10, "took " .. r.seconds)
     end)
 
+    it("says a wait of a few seconds at normal verbosity as it begins", function()
+      local r = run_script(string.format([[
+        local c = require("gcrun.http").client { base_url = %q }
+        print(c:request({ path = "/flaky", query = { fail = 1, code = 429, retry_after = 3, key = "said" } }).status)]],
+        url), nil, 20)
+      assert.equal(0, r.status, r.stderr)
+      assert.equal("200\n", r.stdout)
+      assert.matches("retry: GET [^\n]*/flaky[^\n]*: HTTP 429; attempt 2 of 5 in 3%.00 s", r.stderr)
+    end)
+
     it("reuses a token for a floor of time whatever its expires_in", function()
       local tiny = server.listen { handler = "tests.servers.behave", args = { ttl = 1e-9 } }
       local r = run_script(string.format([[
@@ -221,6 +231,18 @@ describe("an unreachable service", function()
     assert.is_nil(r.stderr:find("after 0 attempts", 1, true), r.stderr)
     assert.is_nil(r.stderr:find("csecret", 1, true))
     assert.is_true(took < 30, "took " .. took)
+  end)
+
+  it("hands a retry line over as its wait begins, not when the request ends", function()
+    local core = require "gcrun.http.core"
+    local c = core.client { base_url = dead_url, backoff_base = 2, backoff_cap = 2 }
+    local t = c:start { path = "/x" }
+    local took, done, events = elapsed(function() return core.wait(5) end)
+    t:cancel()
+    assert.same({}, done)
+    assert.is_true(took < 1, "took " .. took)
+    assert.matches("^service unreachable %(connection refused%); retrying in [%d.]+ s, attempt 2 of 5$", events[1].line)
+    assert.equal(1, events[1].level)
   end)
 
   it("fails a request to an unreachable API host as unreachable, after fewer attempts", function()
