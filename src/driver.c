@@ -113,10 +113,10 @@ static void append(Transfer **list, Transfer *t)
   *p = t;
 }
 
-/* Free an answer's body and give its bytes back to the budget. */
+/* Free an answer's body and give its memory back to the budget. */
 static void drop_body(Transfer *t)
 {
-  t->d->body_bytes -= t->resp_body.len;
+  t->d->body_bytes -= t->resp_body.cap;
   buf_free(&t->resp_body);
 }
 
@@ -330,9 +330,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     }
     d->body_leader = t;
   }
+  size_t cap = t->resp_body.cap;
   if (buf_add(&t->resp_body, p, len) != 0)
     return 0;
-  d->body_bytes += len;
+  d->body_bytes += t->resp_body.cap - cap;    /* the memory held, not just the bytes */
   if (d->body_bytes > d->body_peak)
     d->body_peak = d->body_bytes;
   return len;

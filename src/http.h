@@ -141,7 +141,7 @@ struct Driver {
   Transfer *active;               /* in libcurl's hands */
   Transfer *done;                 /* finished, not yet handed to Lua */
   Event *events, **events_tail;
-  size_t body_bytes;              /* answer bytes buffered in all transfers */
+  size_t body_bytes;              /* memory holding answers in all transfers */
   size_t body_budget, body_peak;
   Transfer *body_leader;          /* the one transfer that may go over the budget */
   int running;
