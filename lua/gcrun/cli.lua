@@ -284,8 +284,7 @@ end
 function M.main(args, info)
   local ok, status = xpcall(run, function(e)
     if type(e) ~= "table" then e = { message = tostring(e) } end
-    -- an error with a code is a failure gcrun explains; a traceback is for the others (bugs)
-    if type(e.code) ~= "string" and e.traceback == nil then
+    if e.code ~= "usage" and e.traceback == nil then
       e.traceback = debug.traceback(errors.message(e), 2)
     end
     return e
