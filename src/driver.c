@@ -141,6 +141,7 @@ static void transfer_free(Transfer *t)
   free(t->token_used);
   free(t->err_msg);
   free(t->gave_up);
+  free(t->log);
   drop_body(t);
   if (t->d->body_leader == t)
     t->d->body_leader = NULL;
@@ -532,6 +533,7 @@ static int start_attempt(Driver *d, Transfer *t, double now)
   if (t->first_start == 0)
     t->first_start = now;
   t->attempts++;
+  attempt_begin(t, now);
   t->sends = 0;
   d->running++;
   t->next = d->active;
@@ -622,6 +624,7 @@ static int retry_later(Driver *d, Transfer *t, double delay, double now, const c
     t->not_before = now + delay;
     t->state = T_QUEUED;
     c->stat_retries++;
+    attempt_wait(t, delay);
     append(&d->queue, t);
     int digits = delay < 10 ? 1 : 0;
     if (unreachable)
@@ -645,6 +648,7 @@ static void count_resends(Driver *d, Transfer *t)
 {
   for (; t->sends > 1; t->sends--) {
     t->attempts++;
+    attempt_resent(t);
     t->c->stat_requests++;
     t->c->stat_retries++;
     event(d, 2, "retry: %s %s: the reused connection closed before an answer; libcurl resent the request",
@@ -656,6 +660,7 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
 {
   Client *c = t->c;
   stop_running(d, t);
+  attempt_end(t, rc, now);
   count_resends(d, t);
 
   if (t->is_token) {
@@ -855,6 +860,7 @@ static double pump(Driver *d, double now)
       continue;
     }
     if (c->next_send > now && !t->is_token) {
+      if (t->held_since == 0) t->held_since = now;
       if (c->next_send < next) next = c->next_send;
       continue;
     }

@@ -295,6 +295,8 @@ static void set_common(lua_State *L, Transfer *t)
     lua_pushstring(L, t->gave_up);
     lua_setfield(L, -2, "gave_up");
   }
+  attempts_push(L, t);
+  lua_setfield(L, -2, "attempt_log");
 }
 
 /* result() -> response | nil, error */

@@ -57,6 +57,16 @@ typedef struct CredentialsOps {
   void (*free)(Credentials *cr);
 } CredentialsOps;
 
+/* One attempt of a transfer, for the run's timeline (attempts.c). */
+typedef struct Attempt {
+  double start, end;              /* monotonic; end 0: stopped, no answer */
+  double held;                    /* seconds the client's pacing held it back */
+  double wait;                    /* seconds waited before the next attempt */
+  double retry_after;             /* the answer's Retry-After, -1 none */
+  long status;                    /* 0: no answer */
+  long rl_allowed, rl_count, rl_reset;   /* inin-ratelimit-*, -1 absent */
+} Attempt;
+
 struct Credentials {
   const CredentialsOps *ops;
   int refreshable;                  /* 0: a given token, used as is */
@@ -125,6 +135,9 @@ struct Transfer {
   char *gave_up;                  /* why retrying stopped early, if it did */
   int in_driver;                  /* queued, running or in the done list */
   int has_box;                    /* a Lua handle points here */
+  Attempt *log;                   /* one per attempt, for the timeline */
+  int nlog, caplog;
+  double held_since;              /* when pacing began holding it, or 0 */
 };
 
 /* An event for the log: a retry being scheduled. */
@@ -162,6 +175,13 @@ void driver_wait(Driver *d, lua_State *L, double timeout);
 Transfer *driver_take_done(Driver *d);    /* the caller then owns it via its box */
 Event *driver_take_events(Driver *d);
 void client_release(Client *c);
+
+/* attempts.c: the per-attempt record the timeline reads */
+void attempt_begin(Transfer *t, double now);
+void attempt_resent(Transfer *t);
+void attempt_end(Transfer *t, CURLcode rc, double now);
+void attempt_wait(Transfer *t, double delay);
+void attempts_push(lua_State *L, const Transfer *t);
 
 /* headers.c: pure parsers, fuzzed */
 double parse_retry_after(const char *value, double now_wall);  /* seconds, or -1 */
