@@ -12,6 +12,7 @@ local json = require "gcrun.json"
 local log = require "gcrun.log"
 local signal = require "gcrun.signal"
 local sys = require "gcrun.sys"
+local timeline = require "gcrun.timeline"
 
 local M = {}
 
@@ -213,12 +214,14 @@ end
 -- except for cleanup work.
 function M.sleep(seconds, opts)
   check_interrupt(opts)
-  local until_t = sys.clock() + math.max(0, seconds)
+  local from = sys.clock()
+  local until_t = from + math.max(0, seconds)
   if current_task() then
     coroutine.yield(SLEEP, until_t)
   else
     run_until(function() return signal.interrupted() ~= nil and not (opts and opts.cleanup) end, until_t)
   end
+  timeline.slept(from, opts and opts.reason)   -- a wait in the report's timeline
   check_interrupt(opts)
 end
 

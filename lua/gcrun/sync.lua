@@ -22,12 +22,14 @@ local preflight = require "gcrun.preflight"
 local progress = require "gcrun.progress"
 local records = require "gcrun.result"
 local report = require "gcrun.report"
+local report_names = require "gcrun.report_names"
 local session = require "gcrun.session"
 local signal = require "gcrun.signal"
 local skill_levels = require "gcrun.skill_levels"
 local sync_flows = require "gcrun.sync_flows"
 local sys = require "gcrun.sys"
 local text = require "gcrun.text"
+local timeline = require "gcrun.timeline"
 
 local M = {}
 
@@ -74,7 +76,7 @@ function M.queue(ctx, rec)
   correct_all(ctx.rules, rec, desired, def.findings)
   local current = api:read(def)
   local before = json.copy(current)
-  rec.current = current
+  rec.current, rec.before = current, before
   local plan = M.plan(api, ctx.rules, rec, desired, current, ctx.max_corrections)
   records.note(rec, plan, desired)
   if ctx.dry_run then
@@ -145,6 +147,7 @@ local function settle(ctx, rec)
   local current = rec.current
   if not current then return end
   rec.consumers, rec.final_name = current.flows, current.queue and current.queue.name
+  report_names.note(rec, ctx.names.skills)
   if ctx.dry_run then
     for id, a in pairs(current.agents or {}) do ctx.names.users[id] = a.name end
     for _, m in ipairs(current.members or {}) do ctx.names.users[m.id] = ctx.names.users[m.id] or m.name end
@@ -154,12 +157,14 @@ end
 
 -- Every queue, then every flow; fills run.queues and run.flows.
 local function sync_all(ctx, run)
+  timeline.phase("prepare")
   local prep = ctx.api:scope()
   prep:prepare()
   run.extra_counters = prep.counters
   local bar = progress.new(#run.queues, "queues")
   local printed = 0
   ctx.names = { users = {}, skills = ctx.api:skills() or {} }
+  timeline.phase("queues")
   http.parallel(run.queues, function(rec)
     local ok, err = pcall(M.queue, ctx, rec)
     if not ok then
@@ -180,6 +185,7 @@ local function sync_all(ctx, run)
     end
   end, { concurrency = ctx.concurrency })
   bar:finish()
+  timeline.phase("flows")
   if ctx.flows and not signal.interrupted() then run.flows = sync_flows.sync(ctx, run.queues) end
 end
 
@@ -202,6 +208,7 @@ function M.run(s)
     skill_levels = skill_levels.settle(defs) })
   local run = { started_at = started, dialect = dialect, target = session.target(), dry_run = s.dry_run,
     version = session.version(), queues = {}, flows = {}, skipped = skipped, status = "completed" }
+  run.timeline = timeline.start()
   local ctx = { api = api, rules = rules, dry_run = s.dry_run, concurrency = concurrency, flows = s.flows ~= false,
     max_corrections = s.max_corrections or defaults.max_corrections, extra_flows = s.extra_flows or {} }
   for _, def in ipairs(defs) do run.queues[#run.queues + 1] = records.queue(def) end

@@ -6,6 +6,7 @@
 local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
 local problems = require "gcrun.api.problems"
+local timeline = require "gcrun.timeline"
 
 local M = {}
 
@@ -17,6 +18,7 @@ end
 function M.count(api, r)
   local c = api.counters
   if not c or not r then return end
+  timeline.record(r)                 -- the report's pictures see what is counted
   local attempts = r.attempts or 1
   c.requests = c.requests + attempts
   c.retries = c.retries + math.max(0, attempts - 1)
