@@ -13,6 +13,7 @@
 -- `level` and the platform's `proficiency`).
 local errors = require "gcrun.errors"
 local json = require "gcrun.json"
+local report_graph = require "gcrun.report_graph"
 local sys = require "gcrun.sys"
 local text = require "gcrun.text"
 
@@ -30,7 +31,9 @@ local function queue_entry(e)
   local assignments = A({})
   for _, a in ipairs(e.skill_assignments or {}) do
     local skills = A({})
-    for _, s in ipairs(a.skills) do skills[#skills + 1] = { id = s.id, level = s.level, proficiency = s.level } end
+    for _, s in ipairs(a.skills) do
+      skills[#skills + 1] = { id = s.id, level = s.level, proficiency = s.level, before = s.before }
+    end
     assignments[#assignments + 1] = { user = a.user, name = a.name, skills = skills }
   end
   local corrections = A({})
@@ -51,6 +54,7 @@ local function queue_entry(e)
     members_added = list(e.members_added), members_removed = list(e.members_removed),
     ring_numbers = ring, skill_assignments = assignments, flows = flows,
     requests = c.requests or 0, retries = c.retries or 0, throttled = c.throttled or 0,
+    names = e.names or {},
   }
 end
 
@@ -93,6 +97,8 @@ function M.document(run)
     changes = changes,
     flows = flows,
     skipped_files = skipped,
+    timeline = run.timeline and run.timeline:document(),   -- for the pictures (report_svg.lua)
+    graph = report_graph.of(changes, flows),
     run = {
       status = run.status, dry_run = run.dry_run or false, dialect = run.dialect, target = run.target,
       gcrun_version = run.version, started_at = text.iso8601(run.started_at),

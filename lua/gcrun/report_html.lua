@@ -1,82 +1,127 @@
--- The impact report as one self-contained HTML page (inline style, no
--- scripts, nothing fetched), for routing administrators.
+-- The impact report as one self-contained HTML page for routing
+-- administrators and the people they hand it to (a change board, an
+-- auditor): the blocks of report_view.lua (the same facts, in the same
+-- order, as the Markdown), with the timeline and the graph of what changed
+-- where drawn by report_svg.lua. Inline style only: no script, nothing
+-- fetched; light, dark (prefers-color-scheme) and print.
 local json = require "gcrun.json"
-local tables = require("gcrun.report").tables
+local svg = require "gcrun.report_svg"
+local view = require "gcrun.report_view"
 
 local M = {}
 
-local function esc(v)
-  if v == nil or v == json.null then return "" end
-  if type(v) == "table" then v = json.encode(v) end
-  return (tostring(v):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;",
-    ["'"] = "&#39;" }))
-end
+local esc = svg.esc
 
 local STYLE = [[
-body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#1b1f24;padding:0 1em}
-h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em}h3{font-size:1.05em;margin:1.4em 0 .4em}
-table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;
-vertical-align:top}th{background:#f6f8fa}code{font-size:.92em}.s-updated{color:#1a7f37}.s-failed{color:#cf222e}
-.s-interrupted{color:#9a6700}.muted{color:#57606a}.dry{background:#fff8c5;padding:.4em .8em;border-radius:4px}
+:root{--fg:#1f2328;--muted:#59636e;--bg:#fff;--panel:#f6f8fa;--grid:#d1d9e0;--ok:#1a7f37;--bad:#cf222e;
+--warn:#9a6700;--info:#0969da}
+@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;--panel:#161b22;
+--grid:#3d444d;--ok:#3fb950;--bad:#f85149;--warn:#d29922;--info:#4493f8}}
+@media print{:root{--fg:#000;--muted:#444;--bg:#fff;--panel:#f2f2f2;--grid:#bbb;--ok:#1a7f37;--bad:#cf222e;
+--warn:#9a6700;--info:#0969da}body{margin:0;max-width:none}h2,h3{break-after:avoid}
+table,figure,tr{break-inside:avoid}details{display:none}}
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:var(--fg);background:var(--bg);
+padding:0 1em}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid var(--grid)}
+h3{font-size:1.05em;margin:1.6em 0 .4em}
+table{border-collapse:collapse;margin:.5em 0 1em}caption{text-align:left;font-weight:600;padding:.2em 0}
+th,td{border:1px solid var(--grid);padding:.25em .6em;text-align:left;vertical-align:top}th{background:var(--panel)}
+code{font-size:.9em;color:var(--muted)}figure{margin:1em 0}figcaption{color:var(--muted);margin-top:.4em}
+.s-updated,ins{color:var(--ok)}.s-failed,.s-interrupted,del{color:var(--bad)}.s-planned{color:var(--info)}
+.s-not_started{color:var(--warn)}ins{text-decoration:none}
 ]]
 
-local function tbl(out, header, rows)
-  out[#out + 1] = "<table><tr>"
-  for _, h in ipairs(header) do out[#out + 1] = "<th>" .. esc(h) .. "</th>" end
-  out[#out + 1] = "</tr>"
+-- Text content needs only &, < and > escaped (a large report has many
+-- quotes, in JSON values); attributes use svg.esc.
+local function text(v)
+  local s = svg.esc(v)
+  return (s:gsub("&quot;", '"'):gsub("&#39;", "'"))
+end
+
+local function inline(piece)
+  if piece == nil or piece == json.null then return "" end
+  if type(piece) ~= "table" then return text(piece) end
+  if piece.code then return "<code>" .. text(piece.code) .. "</code>" end
+  if piece.strong then return "<b>" .. text(piece.strong) .. "</b>" end
+  if piece.status then return '<span class="s-' .. esc(piece.status) .. '">' .. text(view.plain(piece)) .. "</span>" end
+  if piece.add then return "<ins>" .. text(piece.add) .. "</ins>" end
+  if piece.remove then return "<del>" .. text(piece.remove) .. "</del>" end
+  if piece.after then return text(view.plain(piece)) end
+  local out = {}
+  for _, p in ipairs(piece) do out[#out + 1] = inline(p) end
+  return table.concat(out)
+end
+
+-- Cells and rows without their optional end tags (HTML allows it): a
+-- 1,000-queue report has tens of thousands of them.
+local function table_of(out, header, rows, caption)
+  local heads = {}
+  for i, h in ipairs(header) do heads[i] = text(h) end
+  out[#out + 1] = "<table>" .. (caption and ("<caption>" .. text(caption) .. "</caption>") or "") .. "<tr><th>"
+    .. table.concat(heads, "<th>")
   for _, r in ipairs(rows) do
-    out[#out + 1] = "<tr>"
-    for i = 1, #header do out[#out + 1] = "<td>" .. (r.raw and r[i] or esc(r[i])) .. "</td>" end
-    out[#out + 1] = "</tr>"
+    local cells = {}
+    for i = 1, #header do cells[i] = inline(r[i]) end
+    out[#out + 1] = "<tr><td>" .. table.concat(cells, "<td>")
   end
   out[#out + 1] = "</table>"
 end
 
-function M.render(doc)
-  local run = doc.run
-  local out = { "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-    "<title>Queue impact report " .. esc(doc.generated_at) .. "</title><style>" .. STYLE .. "</style></head><body>",
-    "<h1>Queue impact report</h1>",
-    string.format('<p class="muted">Generated %s by gcrun %s against %s (%s API). Run status <b>%s</b>, %.1f s, '
-      .. "%d requests (%d retries, %d answered 429).</p>", esc(doc.generated_at), esc(run.gcrun_version),
-      esc(run.target), esc(run.dialect), esc(run.status), run.duration_seconds, run.requests, run.retries,
-      run.throttled) }
-  if run.dry_run then out[#out + 1] = '<p class="dry">Dry run: nothing was changed.</p>' end
-  local counts = {}
-  for k, v in pairs(run.counts) do counts[#counts + 1] = { k, v } end
-  table.sort(counts, function(a, b) return a[1] < b[1] end)
-  counts[#counts + 1] = { "flows updated", run.flows_updated }
-  tbl(out, { "Status", "Count" }, counts)
+-- The timeline's numbers, bucket by bucket (the buckets with requests).
+local function timeline_table(out, tl)
+  local s, w = tl.series, tl.bucket_seconds
+  local rows = {}
+  for i = 1, tl.buckets do
+    local total = s.answered[i] + s.throttled[i] + s.server_error[i] + s.dropped[i]
+    if total > 0 then
+      local left = s.budget_left[i]
+      rows[#rows + 1] = { string.format("%.2f", (i - 1) * w), s.answered[i], s.throttled[i], s.server_error[i],
+        s.dropped[i], s.retries[i], left == json.null and "" or left }
+    end
+  end
+  out[#out + 1] = "<details><summary>The timeline as a table</summary>"
+  table_of(out, { "From (s)", "Answered", "429", "5xx", "Dropped", "Retries", "Budget left" }, rows)
+  out[#out + 1] = "</details>"
+end
 
-  out[#out + 1] = "<h2>Queues</h2>"
-  local header, rows = tables.queues(doc)
-  for _, r in ipairs(rows) do   -- ids in code, statuses coloured
-    r[2] = "<code>" .. esc(r[2]) .. "</code>"
-    r[3] = '<span class="s-' .. esc(r[3]) .. '">' .. esc(r[3]) .. "</span>"
-    for i = 4, #r do r[i] = esc(r[i]) end
-    r[1], r.raw = esc(r[1]), true
-  end
-  tbl(out, header, rows)
-  for _, c in ipairs(doc.changes) do
-    out[#out + 1] = string.format("<h3>%s <span class=\"muted\">%s</span></h3>", esc(c.queue_name), esc(c.status))
-    if c.error then out[#out + 1] = "<p><b>Error:</b> " .. esc(c.error) .. "</p>" end
-    if #c.fields_changed > 0 then tbl(out, tables.fields(c)) end
-    if #c.members_added + #c.members_removed + #c.ring_numbers + #c.skill_assignments > 0 then
-      out[#out + 1] = string.format("<p>Members added %d, removed %d; ring numbers changed %d; skills assigned to %d "
-        .. "agents.</p>", #c.members_added, #c.members_removed, #c.ring_numbers, #c.skill_assignments)
-    end
-    if #c.validation_corrections > 0 then tbl(out, tables.corrections(c)) end
-  end
-  if #doc.flows > 0 then
-    out[#out + 1] = "<h2>Flows</h2>"
-    tbl(out, tables.flows(doc))
-  end
-  if #doc.skipped_files > 0 then
-    out[#out + 1] = "<h2>Skipped definition files</h2><ul>"
-    for _, s in ipairs(doc.skipped_files) do
-      out[#out + 1] = "<li><code>" .. esc(s.file) .. "</code>: " .. esc(table.concat(s.errors, "; ")) .. "</li>"
-    end
+local function picture(out, b)
+  out[#out + 1] = "<figure>"
+  out[#out + 1] = b[2] == "timeline" and svg.timeline(b[3]) or svg.graph(b[3])
+  out[#out + 1] = "<figcaption>"
+  if b.text then out[#out + 1] = "<p>" .. text(table.concat(b.text, " ")) .. "</p>" end
+  if b.items then
+    out[#out + 1] = "<ul>"
+    for _, item in ipairs(b.items) do out[#out + 1] = "<li>" .. inline(item) .. "</li>" end
     out[#out + 1] = "</ul>"
+  end
+  out[#out + 1] = "</figcaption></figure>"
+  if b[2] == "timeline" then timeline_table(out, b[3]) end
+end
+
+function M.render(doc)
+  local out = { "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width,initial-scale=1">',
+    '<meta name="color-scheme" content="light dark">',
+    "<title>Queue impact report " .. esc(doc.generated_at) .. "</title><style>" .. STYLE .. svg.STYLE
+      .. "</style></head><body>" }
+  for _, b in ipairs(view.build(doc)) do
+    local kind = b[1]
+    if kind == "h" then
+      out[#out + 1] = string.format("<h%d%s>%s</h%d>", b[2], b.id and (' id="' .. esc(b.id) .. '"') or "",
+        inline(b[3]), b[2])
+    elseif kind == "p" then
+      local parts = {}
+      for i = 2, #b do parts[#parts + 1] = inline(b[i]) end
+      out[#out + 1] = "<p>" .. table.concat(parts) .. "</p>"
+    elseif kind == "table" then
+      table_of(out, b[2], b[3], b.caption)
+    elseif kind == "list" then
+      out[#out + 1] = "<ul>"
+      for _, item in ipairs(b[2]) do out[#out + 1] = "<li>" .. inline(item) .. "</li>" end
+      out[#out + 1] = "</ul>"
+    elseif kind == "picture" then
+      picture(out, b)
+    end
   end
   out[#out + 1] = "</body></html>\n"
   return table.concat(out, "\n")
