@@ -110,39 +110,6 @@ function M.document(run)
   }
 end
 
--- The tables both readable renderings show, as header and rows.
-M.tables = {}
-
-function M.tables.queues(doc)
-  local rows = {}
-  for _, c in ipairs(doc.changes) do
-    rows[#rows + 1] = { c.queue_name, c.queue_id, c.status, c.members_assigned, c.skills_assigned,
-      #c.validation_corrections, c.flow_node_updated and "yes" or "no" }
-  end
-  return { "Queue", "Id", "Status", "Members", "Skills", "Corrections", "Flow nodes updated" }, rows
-end
-
-function M.tables.fields(c)
-  local rows = {}
-  for _, f in ipairs(c.fields_changed) do rows[#rows + 1] = { f.field, f.before, f.after } end
-  return { "Field", "Before", "After" }, rows
-end
-
-function M.tables.corrections(c)
-  local rows = {}
-  for _, v in ipairs(c.validation_corrections) do rows[#rows + 1] = { v.rule, v.source, v.change } end
-  return { "Correction", "Found by", "Change" }, rows
-end
-
-function M.tables.flows(doc)
-  local rows = {}
-  for _, f in ipairs(doc.flows) do
-    rows[#rows + 1] = { f.name, f.id, f.status, f.old_version, f.new_version, #f.nodes_changed, f.conflicts or 0,
-      f.error or f.checkin_failed }
-  end
-  return { "Flow", "Id", "Status", "Old version", "New version", "Node edits", "Conflicts", "Problem" }, rows
-end
-
 -- The format a report path asks for: --format, else its extension.
 function M.format_for(path, format)
   if format then return format end

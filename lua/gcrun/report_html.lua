@@ -26,7 +26,8 @@ h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid 
 h3{font-size:1.05em;margin:1.6em 0 .4em}
 table{border-collapse:collapse;margin:.5em 0 1em}caption{text-align:left;font-weight:600;padding:.2em 0}
 th,td{border:1px solid var(--grid);padding:.25em .6em;text-align:left;vertical-align:top}th{background:var(--panel)}
-code{font-size:.9em;color:var(--muted)}figure{margin:1em 0}figcaption{color:var(--muted);margin-top:.4em}
+code,.m2 td:nth-child(2){font:.9em ui-monospace,monospace;
+color:var(--muted)}figure{margin:1em 0}figcaption{color:var(--muted);margin-top:.4em}
 .s-updated,ins{color:var(--ok)}.s-failed,.s-interrupted,del{color:var(--bad)}.s-planned{color:var(--info)}
 .s-not_started{color:var(--warn)}ins{text-decoration:none}
 ]]
@@ -54,14 +55,17 @@ end
 
 -- Cells and rows without their optional end tags (HTML allows it): a
 -- 1,000-queue report has tens of thousands of them.
-local function table_of(out, header, rows, caption)
+local function table_of(out, header, rows, caption, mono)
   local heads = {}
   for i, h in ipairs(header) do heads[i] = text(h) end
-  out[#out + 1] = "<table>" .. (caption and ("<caption>" .. text(caption) .. "</caption>") or "") .. "<tr><th>"
+  out[#out + 1] = (mono and ('<table class="m%d">'):format(mono) or "<table>")
+    .. (caption and ("<caption>" .. text(caption) .. "</caption>") or "") .. "<tr><th>"
     .. table.concat(heads, "<th>")
   for _, r in ipairs(rows) do
     local cells = {}
-    for i = 1, #header do cells[i] = inline(r[i]) end
+    local last = #header            -- empty cells at the end of a row can go
+    while last > 1 and (r[last] == nil or r[last] == "") do last = last - 1 end
+    for i = 1, last do cells[i] = inline(r[i]) end
     out[#out + 1] = "<tr><td>" .. table.concat(cells, "<td>")
   end
   out[#out + 1] = "</table>"
@@ -114,7 +118,7 @@ function M.render(doc)
       for i = 2, #b do parts[#parts + 1] = inline(b[i]) end
       out[#out + 1] = "<p>" .. table.concat(parts) .. "</p>"
     elseif kind == "table" then
-      table_of(out, b[2], b[3], b.caption)
+      table_of(out, b[2], b[3], b.caption, b.mono)
     elseif kind == "list" then
       out[#out + 1] = "<ul>"
       for _, item in ipairs(b[2]) do out[#out + 1] = "<li>" .. inline(item) .. "</li>" end

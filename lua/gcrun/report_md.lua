@@ -29,13 +29,13 @@ local function pieces(block, from)
   return table.concat(out)
 end
 
-local function table_of(out, header, rows, caption)
+local function table_of(out, header, rows, caption, mono)
   if caption then out[#out + 1] = caption .. ":"; out[#out + 1] = "" end
   out[#out + 1] = "| " .. table.concat(header, " | ") .. " |"
   out[#out + 1] = "|" .. string.rep(" --- |", #header)
   for _, r in ipairs(rows) do
     local cells = {}
-    for i = 1, #header do cells[i] = inline(r[i], true) end
+    for i = 1, #header do cells[i] = inline(i == mono and r[i] and { code = r[i] } or r[i], true) end
     out[#out + 1] = "| " .. table.concat(cells, " | ") .. " |"
   end
   out[#out + 1] = ""
@@ -57,7 +57,7 @@ function M.render(doc)
       out[#out + 1] = pieces(b, 2)
       out[#out + 1] = ""
     elseif kind == "table" then
-      table_of(out, b[2], b[3], b.caption)
+      table_of(out, b[2], b[3], b.caption, b.mono)
     elseif kind == "list" then
       for _, item in ipairs(b[2]) do out[#out + 1] = "- " .. inline(item) end
       out[#out + 1] = ""

@@ -16,7 +16,7 @@ svg.pic text{fill:var(--fg)}svg.pic .mut{fill:var(--muted)}svg.pic .ax{stroke:va
 .retries{fill:none;stroke:var(--fg);stroke-width:2}
 .budget{fill:none;stroke:#0072b2;stroke-width:2}.allowed{stroke:#0072b2;stroke-dasharray:6 4;stroke-width:1}
 .w-pacing{fill:#e69f00}.w-retry_after{fill:#f0e442}.w-backoff{fill:#d55e00}.w-lock{fill:#cc79a7}
-.w-lag,.w-sleep{fill:#999}.shade{opacity:.13}
+.w-conflict{fill:#56b4e9}.w-lag,.w-sleep{fill:#999}.shade{opacity:.13}
 .k-reads{fill:#56b4e9}.k-queue_writes{fill:#009e73}.k-skills{fill:#e69f00}.k-flows{fill:#cc79a7}.k-other{fill:#999}
 .ph{fill:var(--panel);stroke:var(--grid)}.hit{fill:transparent}.hit:hover{fill:var(--fg);opacity:.08}
 .node{fill:var(--bg);stroke:var(--grid);stroke-width:1.2}.node.s-updated{stroke:#009e73}
@@ -30,9 +30,9 @@ local OUTCOME_NAMES = { answered = "answered", throttled = "answered 429", serve
   dropped = "no answer (dropped)" }
 local KIND_NAMES = { reads = "reads", queue_writes = "queue writes", skills = "agents' skills", flows = "flows",
   other = "other" }
-local WAIT_ORDER = { "pacing", "retry_after", "backoff", "lock", "lag", "sleep" }
+local WAIT_ORDER = { "pacing", "retry_after", "backoff", "lock", "conflict", "lag", "sleep" }
 local WAIT_LABELS = { pacing = "pacing", retry_after = "Retry-After", backoff = "backoff", lock = "lock waits",
-  lag = "catching up", sleep = "other waits" }
+  conflict = "stale versions", lag = "catching up", sleep = "other waits" }
 
 -- Text for XML: escaped, without the control characters XML forbids, and
 -- valid UTF-8 (other bytes become '?').

@@ -6,7 +6,7 @@
 -- renderers only decide how it looks.
 --
 -- Blocks: {"h", level, text, id=}, {"p", inline...}, {"table", header,
--- rows, caption=}, {"list", items}, {"picture", kind, data, text= | items=}
+-- rows, caption=, mono=column of identifiers}, {"list", items}, {"picture", kind, data, text= | items=}
 -- (a picture's text equivalent: sentences, or a list).
 -- Inline pieces (in paragraphs, cells, items): a string or number, or
 -- {code=}, {strong=}, {status=}, {add=}, {remove=}, {before=, after=}, or
@@ -19,8 +19,9 @@ local M = {}
 local STATUS_ORDER = { "updated", "unchanged", "planned", "failed", "interrupted", "not_started" }
 
 local WAIT_NAMES = {
-  pacing = "pacing to the rate budget", retry_after = "Retry-After", backoff = "backoff after a fault",
-  lock = "flow locks held by others", lag = "the service catching up", sleep = "other waits",
+  pacing = "requests held back for the rate budget", retry_after = "Retry-After", backoff = "backoff after a fault",
+  lock = "flow locks held by others", conflict = "backoff after a stale flow version",
+  lag = "the service catching up", sleep = "other waits",
 }
 M.WAIT_NAMES = WAIT_NAMES
 
@@ -88,7 +89,7 @@ function M.timeline_summary(tl)
     lines[#lines + 1] = "The service advertised no rate budget (no inin-ratelimit headers)."
   end
   local waits = {}
-  for _, reason in ipairs { "pacing", "retry_after", "backoff", "lock", "lag", "sleep" } do
+  for _, reason in ipairs { "pacing", "retry_after", "backoff", "lock", "conflict", "lag", "sleep" } do
     local w = t.waits[reason]
     if w then
       waits[#waits + 1] = string.format("%s %s (%s of the run)", text.plural(w.count, "wait"), WAIT_NAMES[reason],
@@ -141,13 +142,29 @@ end
 
 -- One row per agent whose membership or skills changed: membership
 -- (added with its ring, removed, ring before and after) and each skill's
--- level before and after.
-local function agent_rows(c)
+-- level before and after, a column per skill (one column for them all
+-- when a queue changed many). -> header, rows
+local SKILL_COLUMNS = 6
+
+local function agent_table(c)
   local n = c.names or {}
+  local skills, col_of = {}, {}
+  for _, a in ipairs(c.skill_assignments) do
+    for _, s in ipairs(a.skills) do
+      if not col_of[s.id] then skills[#skills + 1] = s.id; col_of[s.id] = 3 + #skills end
+    end
+  end
+  local columns = #skills <= SKILL_COLUMNS
+  local header = { "Agent", "Id", "Membership" }
+  if columns then
+    for k, id in ipairs(skills) do header[3 + k] = n[id] or id end
+  elseif #skills > 0 then
+    header[4] = "Skills"
+  end
   local rows, row_of = {}, {}
   local function row(id, name)
     if not row_of[id] then
-      row_of[id] = { name or n[id] or id, { code = id }, "", "" }
+      row_of[id] = { name or n[id] or id, id, "" }
       rows[#rows + 1] = row_of[id]
     end
     return row_of[id]
@@ -165,36 +182,58 @@ local function agent_rows(c)
     end
   end
   for _, a in ipairs(c.skill_assignments) do
-    local changes = {}
+    local r, all = row(a.user, a.name), {}
     for i, s in ipairs(a.skills) do
-      changes[#changes + 1] = { i > 1 and "; " or "", (n[s.id] or s.id) .. " ",
-        { before = s.before == nil and "none" or value(s.before), after = value(s.proficiency) } }
+      local change = { before = s.before == nil and "none" or value(s.before), after = value(s.proficiency) }
+      if columns then
+        r[col_of[s.id]] = change
+      else
+        all[#all + 1] = { i > 1 and "; " or "", (n[s.id] or s.id) .. " ", change }
+      end
     end
-    row(a.user, a.name)[4] = changes
+    if not columns then r[4] = all end
   end
-  return rows
+  return header, rows
 end
 
-local function queue_blocks(c, i, out)
-  out[#out + 1] = { "h", 3, { c.queue_name or c.queue_id, " ", { status = c.status } }, id = "q" .. i }
+local function object(v) return type(v) == "table" and not json.is_array(v) and next(v) ~= nil end
+
+-- The parts of a field that changed: a nested object is followed down to
+-- what differs (acwSettings.timeoutMs), so a reader sees the change.
+local function changed_leaves(path, before, after, rows)
+  if object(before) and object(after) then
+    local keys, seen = {}, {}
+    for _, t in ipairs { before, after } do
+      for k in pairs(t) do
+        if not seen[k] then seen[k] = true; keys[#keys + 1] = k end
+      end
+    end
+    table.sort(keys)
+    for _, k in ipairs(keys) do changed_leaves(path .. "." .. k, before[k], after[k], rows) end
+  elseif not json.equal(before, after) then
+    rows[#rows + 1] = { path, value(before), { after = value(after) } }
+  end
+end
+
+local function queue_blocks(c, out)
+  out[#out + 1] = { "h", 3, { c.queue_name or c.queue_id, " ", { status = c.status } } }
   local facts = { "p", "Queue ", { code = c.queue_id } }
   if c.file then facts[#facts + 1] = { " from ", { code = c.file } } end
   if c.timestamp then facts[#facts + 1] = { ", done ", c.timestamp } end
-  facts[#facts + 1] = string.format("; %d requests, %d retries, %d answered 429.", c.requests, c.retries, c.throttled)
+  local load = { text.plural(c.requests, "request") }
+  if c.retries > 0 then load[#load + 1] = text.plural(c.retries, "retry", "retries") end
+  if c.throttled > 0 then load[#load + 1] = string.format("%d answered 429", c.throttled) end
+  facts[#facts + 1] = "; " .. table.concat(load, ", ") .. "."
   out[#out + 1] = facts
   if c.error then out[#out + 1] = { "p", { strong = "Error: " }, c.error } end
   if #c.fields_changed > 0 then
     local rows = {}
-    for _, f in ipairs(c.fields_changed) do
-      rows[#rows + 1] = { f.field, value(f.before), { after = value(f.after) } }
-    end
+    for _, f in ipairs(c.fields_changed) do changed_leaves(f.field, f.before, f.after, rows) end
     out[#out + 1] = { "table", { "Field", "Before", "After" }, rows }
   end
-  local agents = agent_rows(c)
+  local header, agents = agent_table(c)
   if #agents > 0 then
-    out[#out + 1] = { "table", { "Agent", "Id", "Membership", "Skills (before → after)" }, agents,
-      caption = string.format("Members: %d added, %d removed, %d re-ringed; skills of %s", #c.members_added,
-        #c.members_removed, #c.ring_numbers, text.plural(#c.skill_assignments, "agent")) }
+    out[#out + 1] = { "table", header, agents, mono = 2 }
   end
   if #c.validation_corrections > 0 then
     local rows = {}
@@ -204,7 +243,7 @@ local function queue_blocks(c, i, out)
   if #c.flows > 0 then
     local items = { "p", "Flows: " }
     for j, f in ipairs(c.flows) do
-      items[#items + 1] = { j > 1 and "; " or "", flow_label(f), " ", { status = f.status } }
+      items[#items + 1] = { j > 1 and "; " or "", f.name or f.id, " (", f.status, ")" }
     end
     out[#out + 1] = items
   end
@@ -230,7 +269,7 @@ function M.build(doc)
   end
   -- (each queue's id is in its own section below)
   out[#out + 1] = { "table", { "Queue", "Status", "Members", "Skills", "Corrections", "Flow nodes updated" }, rows }
-  for i, c in ipairs(doc.changes) do queue_blocks(c, i, out) end
+  for _, c in ipairs(doc.changes) do queue_blocks(c, out) end
   if #doc.flows > 0 then
     out[#out + 1] = { "h", 2, "Flows", id = "flows" }
     local frows = {}

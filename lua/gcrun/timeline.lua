@@ -22,7 +22,7 @@ M.OUTCOMES = { "answered", "throttled", "server_error", "dropped" }
 -- What the request was for: the lanes that show the run's phases.
 M.KINDS = { "reads", "queue_writes", "skills", "flows", "other" }
 -- Why gcrun waited.
-M.WAITS = { "pacing", "retry_after", "backoff", "lock", "lag", "sleep" }
+M.WAITS = { "pacing", "retry_after", "backoff", "lock", "conflict", "lag", "sleep" }
 
 local SUM_COLUMNS = { "answered", "throttled", "server_error", "dropped", "retries", "reads", "queue_writes",
   "skills", "flows", "other", "latency_sum", "latency_n" }
@@ -213,11 +213,12 @@ end
 
 -- What a sleep that gave no reason was for: the answer the same task
 -- had just before it (a checkout answered 409 is a lock held by another
--- user; a 404 is the service catching up).
+-- user, another 409 a stale version; a 404 is the service catching up).
 local function sleep_reason()
   local last = last_of[coroutine.running()]
   if not last then return "sleep" end
   if last.status == 409 and last.url:find("/flows/actions/checkout", 1, true) then return "lock" end
+  if last.status == 409 then return "conflict" end
   if last.status == 404 then return "lag" end
   return "sleep"
 end
