@@ -30,6 +30,7 @@ code,.m2 td:nth-child(2){font:.9em ui-monospace,monospace;
 color:var(--muted)}figure{margin:1em 0}figcaption{color:var(--muted);margin-top:.4em}
 .s-updated,ins{color:var(--ok)}.s-failed,.s-interrupted,del{color:var(--bad)}.s-planned{color:var(--info)}
 .s-not_started{color:var(--warn)}ins{text-decoration:none}
+.q{content-visibility:auto;contain-intrinsic-size:auto 30em}
 ]]
 
 -- Text content needs only &, < and > escaped (a large report has many
@@ -125,6 +126,10 @@ function M.render(doc)
       out[#out + 1] = "</ul>"
     elseif kind == "picture" then
       picture(out, b)
+    elseif kind == "section" then
+      out[#out + 1] = '<section class="q">'
+    elseif kind == "end" then
+      out[#out + 1] = "</section>"
     end
   end
   out[#out + 1] = "</body></html>\n"

@@ -116,7 +116,7 @@ function M.timeline(tl, id)
   end
 
   -- requests a second, stacked by outcome
-  local top, CH = 34, 150
+  local top, CH = 46, 150
   local ymax = 0
   for i = 1, n do
     local total = 0
@@ -131,8 +131,7 @@ function M.timeline(tl, id)
     add('<line class="ax" x1="%d" x2="%d" y1="%s" y2="%s"/>', L, W - R, num(yr(v)), num(yr(v)))
     add('<text class="mut" x="%d" y="%s" text-anchor="end">%s</text>', L - 8, num(yr(v) + 4), num(v))
   end
-  label(top + CH / 2 - 2, "requests")
-  label(top + CH / 2 + 12, "a second")
+  label(top - 10, "requests a second")
   -- the spans of one kind of wait as one path (a long run has hundreds)
   local function spans_path(class, list, y0, height)
     local d = {}

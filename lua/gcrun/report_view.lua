@@ -6,8 +6,9 @@
 -- renderers only decide how it looks.
 --
 -- Blocks: {"h", level, text, id=}, {"p", inline...}, {"table", header,
--- rows, caption=, mono=column of identifiers}, {"list", items}, {"picture", kind, data, text= | items=}
--- (a picture's text equivalent: sentences, or a list).
+-- rows, caption=, mono=column of identifiers}, {"list", items},
+-- {"picture", kind, data, text= | items=} (its text equivalent: sentences
+-- or a list), and {"section"} ... {"end"} around each queue.
 -- Inline pieces (in paragraphs, cells, items): a string or number, or
 -- {code=}, {strong=}, {status=}, {add=}, {remove=}, {before=, after=}, or
 -- a list of pieces.
@@ -269,7 +270,11 @@ function M.build(doc)
   end
   -- (each queue's id is in its own section below)
   out[#out + 1] = { "table", { "Queue", "Status", "Members", "Skills", "Corrections", "Flow nodes updated" }, rows }
-  for _, c in ipairs(doc.changes) do queue_blocks(c, out) end
+  for _, c in ipairs(doc.changes) do
+    out[#out + 1] = { "section" }
+    queue_blocks(c, out)
+    out[#out + 1] = { "end" }
+  end
   if #doc.flows > 0 then
     out[#out + 1] = { "h", 2, "Flows", id = "flows" }
     local frows = {}
