@@ -20,9 +20,10 @@ local M = {}
 local STATUS_ORDER = { "updated", "unchanged", "planned", "failed", "interrupted", "not_started" }
 
 local WAIT_NAMES = {
-  pacing = "requests held back for the rate budget", retry_after = "Retry-After", backoff = "backoff after a fault",
-  lock = "flow locks held by others", conflict = "backoff after a stale flow version",
-  lag = "the service catching up", sleep = "other waits",
+  pacing = "held requests back for the rate budget", retry_after = "honoured Retry-After",
+  backoff = "backed off after a fault", lock = "waited for flow locks held by others",
+  conflict = "backed off after a stale flow version", lag = "waited for the service to catch up",
+  sleep = "waited otherwise",
 }
 M.WAIT_NAMES = WAIT_NAMES
 
@@ -93,11 +94,11 @@ function M.timeline_summary(tl)
   for _, reason in ipairs { "pacing", "retry_after", "backoff", "lock", "conflict", "lag", "sleep" } do
     local w = t.waits[reason]
     if w then
-      waits[#waits + 1] = string.format("%s %s (%s of the run)", text.plural(w.count, "wait"), WAIT_NAMES[reason],
-        secs(w.covered_seconds))
+      waits[#waits + 1] = string.format("%s %s (%s of the run)", WAIT_NAMES[reason],
+        w.count == 1 and "once" or (w.count .. " times"), secs(w.covered_seconds))
     end
   end
-  lines[#lines + 1] = #waits > 0 and ("gcrun waited: " .. table.concat(waits, "; ") .. ".") or "gcrun never waited."
+  lines[#lines + 1] = #waits > 0 and ("gcrun " .. table.concat(waits, "; ") .. ".") or "gcrun never waited."
   local phases = {}
   for _, p in ipairs(tl.phases) do
     phases[#phases + 1] = string.format("%s %s to %s", PHASE_NAMES[p.name] or p.name, secs(p.from), secs(p.to))
