@@ -69,7 +69,10 @@ local function step_for(max, count)
 end
 
 local function seconds_label(t, step)
-  if step < 1 then return string.format(step < 0.1 and "%.2f s" or "%.1f s", t) end
+  if step < 1 then
+    local decimals = math.min(4, math.ceil(-math.log(step, 10) - 1e-9))
+    return string.format("%." .. decimals .. "f s", t)
+  end
   if t >= 120 and step >= 60 then return string.format("%d min", math.floor(t / 60 + 0.5)) end
   return string.format("%d s", math.floor(t + 0.5))
 end
@@ -298,9 +301,11 @@ end
 
 local function flow_detail(f)
   local parts = {}
-  if f.old_version ~= nil or f.new_version ~= nil then
-    local function v(x) return (x == nil or x == json.null) and "?" or tostring(x) end
-    parts[#parts + 1] = string.format("v%s → v%s", v(f.old_version), v(f.new_version))
+  local function known(x) return x ~= nil and x ~= json.null end
+  if known(f.old_version) and known(f.new_version) then
+    parts[#parts + 1] = string.format("v%s → v%s", f.old_version, f.new_version)
+  elseif known(f.old_version) then
+    parts[#parts + 1] = "v" .. tostring(f.old_version)
   end
   if (f.lock_waits or 0) > 0 then
     parts[#parts + 1] = string.format("%d lock wait%s", f.lock_waits, f.lock_waits == 1 and "" or "s")

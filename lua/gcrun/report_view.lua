@@ -35,7 +35,10 @@ local function value(v)
   return tostring(v)
 end
 
-local function secs(x) return string.format("%.1f s", x or 0) end
+local function secs(x)
+  x = x or 0
+  return string.format(x < 10 and "%.2f s" or "%.1f s", x)
+end
 
 local function version(v)
   if v == nil or v == json.null then return "?" end
@@ -119,13 +122,14 @@ function M.timeline_summary(tl)
 end
 
 local function flow_label(f)
-  local parts = { f.name or f.id }
-  if f.old_version ~= nil or f.new_version ~= nil then
-    parts[#parts + 1] = string.format(" (version %s to %s", version(f.old_version), version(f.new_version))
-    parts[#parts + 1] = (f.lock_waits or 0) > 0 and string.format(", %s)", text.plural(f.lock_waits, "lock wait"))
-      or ")"
+  local parts = {}
+  if version(f.new_version) ~= "?" then
+    parts[1] = string.format("version %s to %s", version(f.old_version), version(f.new_version))
+  elseif version(f.old_version) ~= "?" then
+    parts[1] = "version " .. version(f.old_version)
   end
-  return table.concat(parts)
+  if (f.lock_waits or 0) > 0 then parts[#parts + 1] = text.plural(f.lock_waits, "lock wait") end
+  return (f.name or f.id) .. (#parts > 0 and (" (" .. table.concat(parts, ", ") .. ")") or "")
 end
 M.flow_label = flow_label
 
