@@ -30,7 +30,7 @@ code,.m2 td:nth-child(2){font:.9em ui-monospace,monospace;
 color:var(--muted)}figure{margin:1em 0}figcaption{color:var(--muted);margin-top:.4em}
 .s-updated,ins{color:var(--ok)}.s-failed,.s-interrupted,del{color:var(--bad)}.s-planned{color:var(--info)}
 .s-not_started{color:var(--warn)}ins{text-decoration:none}
-.q{content-visibility:auto;contain-intrinsic-size:auto 30em}
+section{content-visibility:auto;contain-intrinsic-size:auto 30em}
 ]]
 
 -- Text content needs only &, < and > escaped (a large report has many
@@ -64,9 +64,7 @@ local function table_of(out, header, rows, caption, mono)
     .. table.concat(heads, "<th>")
   for _, r in ipairs(rows) do
     local cells = {}
-    local last = #header            -- empty cells at the end of a row can go
-    while last > 1 and (r[last] == nil or r[last] == "") do last = last - 1 end
-    for i = 1, last do cells[i] = inline(r[i]) end
+    for i = 1, #header do cells[i] = inline(r[i]) end
     out[#out + 1] = "<tr><td>" .. table.concat(cells, "<td>")
   end
   out[#out + 1] = "</table>"
@@ -127,7 +125,7 @@ function M.render(doc)
     elseif kind == "picture" then
       picture(out, b)
     elseif kind == "section" then
-      out[#out + 1] = '<section class="q">'
+      out[#out + 1] = "<section>"
     elseif kind == "end" then
       out[#out + 1] = "</section>"
     end
