@@ -374,3 +374,40 @@ describe("the report of a large run", function()
       #report.render(doc, "md")))
   end)
 end)
+
+describe("the report's names and graph", function()
+  it("names the people and skills a queue's changes mention, with each skill's level before", function()
+    local entry = {
+      members_added = { "u1" }, members_removed = { "u2" }, ring_changes = { { id = "u3", from = 1, to = 2 } },
+      skill_assignments = { { user = "u1", name = "Ada", skills = { { id = "s1", proficiency = 4 },
+        { id = "s2", proficiency = 3 } } } },
+      before = { members = { { id = "u2", name = "Bob" }, { id = "u3", name = "Cy" } },
+        agents = { u1 = { name = "Ada", skills = { s1 = 2 } } } },
+      current = { members = { { id = "u1" }, { id = "u3", name = "Cy" } }, agents = { u1 = { name = "Ada",
+        skills = { s1 = 4, s2 = 3 } }, u9 = { name = "Not mentioned", skills = {} } } },
+    }
+    require("gcrun.report_names").note(entry, { s1 = "Billing", s2 = "English", s9 = "Unused" })
+    assert.same({ u1 = "Ada", u2 = "Bob", u3 = "Cy", s1 = "Billing", s2 = "English" }, entry.names)
+    assert.equal(2, entry.skill_assignments[1].skills[1].before)
+    assert.is_nil(entry.skill_assignments[1].skills[2].before)
+    assert.is_nil(entry.before)
+  end)
+
+  it("has an edge per queue of every flow not left unchanged, and the changed queues", function()
+    local graph = require("gcrun.report_graph").of(
+      { { queue_id = "q1", queue_name = "One", status = "updated" },
+        { queue_id = "q2", queue_name = "Two", status = "unchanged" },
+        { queue_id = "q3", queue_name = "Three", status = "failed" },
+        { queue_id = "q4", queue_name = "Four", status = "unchanged" } },
+      { { id = "f1", status = "updated", queues = { "q1", "q2" }, lock_waits = 2, old_version = 1, new_version = 2 },
+        { id = "f2", status = "unchanged", queues = { "q4" } },
+        { id = "f3", status = "failed", queues = { "q1" } } })
+    assert.same({ { queue = "q1", flow = "f1" }, { queue = "q2", flow = "f1" }, { queue = "q1", flow = "f3" } },
+      graph.edges)
+    local ids = {}
+    for _, q in ipairs(graph.queues) do ids[#ids + 1] = q.id end
+    assert.same({ "q1", "q2" }, ids)
+    assert.equal(2, #graph.flows)
+    assert.equal(2, graph.flows[1].lock_waits)
+  end)
+end)
