@@ -4,6 +4,7 @@
 -- from the page's CSS classes (M.STYLE), so dark mode and print apply.
 -- Edit this file to change how the pictures look.
 local json = require "gcrun.json"
+local timeline = require "gcrun.timeline"
 local view = require "gcrun.report_view"
 
 local M = { WIDTH = 960, GRAPH_MAX_QUEUES = 60 }
@@ -30,7 +31,7 @@ local OUTCOME_NAMES = { answered = "answered", throttled = "answered 429", serve
   dropped = "no answer (dropped)" }
 local KIND_NAMES = { reads = "reads", queue_writes = "queue writes", skills = "agents' skills", flows = "flows",
   other = "other" }
-local WAIT_ORDER = { "pacing", "retry_after", "backoff", "lock", "conflict", "lag", "sleep" }
+local OUTCOMES, KINDS, WAIT_ORDER = timeline.OUTCOMES, timeline.KINDS, timeline.WAITS
 local WAIT_LABELS = { pacing = "pacing", retry_after = "Retry-After", backoff = "backoff", lock = "lock waits",
   conflict = "stale versions", lag = "catching up", sleep = "other waits" }
 
@@ -123,7 +124,7 @@ function M.timeline(tl, id)
   local ymax = 0
   for i = 1, n do
     local total = 0
-    for _, o in ipairs { "answered", "throttled", "server_error", "dropped" } do total = total + s[o][i] end
+    for _, o in ipairs(OUTCOMES) do total = total + s[o][i] end
     ymax = math.max(ymax, total / w, s.retries[i] / w)
   end
   if ymax == 0 then ymax = 1 end
@@ -158,7 +159,7 @@ function M.timeline(tl, id)
     local base = 0
     local x0 = L + (i - 1) * bw
     local tip = {}
-    for _, o in ipairs { "answered", "throttled", "server_error", "dropped" } do
+    for _, o in ipairs(OUTCOMES) do
       local c = s[o][i]
       if c > 0 then
         local v0, v1 = base, base + c / w
@@ -224,7 +225,7 @@ function M.timeline(tl, id)
   end
 
   -- what the requests were for, darker where there were more
-  for _, kind in ipairs { "reads", "queue_writes", "skills", "flows", "other" } do
+  for _, kind in ipairs(KINDS) do
     local col, most = s[kind], 0
     for i = 1, n do most = math.max(most, col[i]) end
     if most > 0 or kind ~= "other" then
@@ -259,7 +260,7 @@ function M.timeline(tl, id)
     lx = lx + wdt
   end
   local rect = '<rect class="%s" x="%%s" y="%%s" width="12" height="10"/>'
-  for _, o in ipairs { "answered", "throttled", "server_error", "dropped" } do
+  for _, o in ipairs(OUTCOMES) do
     key(string.format(rect, "o-" .. o), OUTCOME_NAMES[o])
   end
   key('<path class="retries" d="M%s %s m0 5 h14"/>', "retries a second")

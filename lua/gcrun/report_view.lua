@@ -14,6 +14,7 @@
 -- a list of pieces.
 local json = require "gcrun.json"
 local text = require "gcrun.text"
+local timeline = require "gcrun.timeline"
 
 local M = {}
 
@@ -94,7 +95,7 @@ function M.timeline_summary(tl)
     lines[#lines + 1] = "The service advertised no rate budget (no inin-ratelimit headers)."
   end
   local waits = {}
-  for _, reason in ipairs { "pacing", "retry_after", "backoff", "lock", "conflict", "lag", "sleep" } do
+  for _, reason in ipairs(timeline.WAITS) do
     local w = t.waits[reason]
     if w then
       waits[#waits + 1] = string.format("%s %s (%s of the run)", WAIT_NAMES[reason],

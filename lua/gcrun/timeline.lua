@@ -24,8 +24,8 @@ M.KINDS = { "reads", "queue_writes", "skills", "flows", "other" }
 -- Why gcrun waited.
 M.WAITS = { "pacing", "retry_after", "backoff", "lock", "conflict", "lag", "sleep" }
 
-local SUM_COLUMNS = { "answered", "throttled", "server_error", "dropped", "retries", "reads", "queue_writes",
-  "skills", "flows", "other", "latency_sum", "latency_n" }
+local SUM_COLUMNS = { "retries", "latency_sum", "latency_n" }
+for _, list in ipairs { M.OUTCOMES, M.KINDS } do table.move(list, 1, #list, #SUM_COLUMNS + 1, SUM_COLUMNS) end
 
 local active            -- the recorder of the run in progress, if any
 local last_of = setmetatable({}, { __mode = "k" })   -- coroutine -> its last answer, to name its sleeps
