@@ -322,7 +322,8 @@ describe("the report of a large run", function()
         queue_name = string.format("Customer Care Queue %04d (renamed)", i), status = "updated",
         timestamp = "2026-12-01T04:00:00.000Z", corrections = { { rule = "unknown-skill", source = "plan",
           change = "removed unknown skill 'x' (level 3)" } }, flows = {}, skills_assigned = 3, members_assigned = 5,
-        changes = { { field = "name", before = "Customer Care Queue " .. i, after = "Customer Care Queue (renamed)" },
+        fields_changed = { { field = "name", before = "Customer Care Queue " .. i,
+          after = "Customer Care Queue (renamed)" },
           { field = "description", before = "old", after = "new description of the queue" },
           { field = "acwSettings", before = { timeoutMs = 120000, wrapupPrompt = "MANDATORY_TIMEOUT" },
             after = { timeoutMs = 180000, wrapupPrompt = "MANDATORY_TIMEOUT" } } },
@@ -332,12 +333,12 @@ describe("the report of a large run", function()
         local u = uuid(2, i * 10 + j)
         e.names[u] = "Agent Firstname Lastname " .. j
         if j <= 3 then e.members_added[#e.members_added + 1] = u else e.members_removed[#e.members_removed + 1] = u end
-        if j <= 2 then e.ring_changes[#e.ring_changes + 1] = { id = u, from = 1, to = 2 } end
+        if j <= 2 then e.ring_changes[#e.ring_changes + 1] = { member = u, before = 1, after = 2 } end
         local skills = {}
         for k = 1, 3 do
           local s = uuid(3, k)
           e.names[s] = "Skill " .. k
-          skills[k] = { id = s, proficiency = 4, before = 2 }
+          skills[k] = { id = s, level = 4, before = 2 }
         end
         if j <= 3 then e.skill_assignments[#e.skill_assignments + 1] = { user = u, name = e.names[u], skills = skills } end
       end
@@ -378,9 +379,9 @@ end)
 describe("the report's names and graph", function()
   it("names the people and skills a queue's changes mention, with each skill's level before", function()
     local entry = {
-      members_added = { "u1" }, members_removed = { "u2" }, ring_changes = { { id = "u3", from = 1, to = 2 } },
-      skill_assignments = { { user = "u1", name = "Ada", skills = { { id = "s1", proficiency = 4 },
-        { id = "s2", proficiency = 3 } } } },
+      members_added = { "u1" }, members_removed = { "u2" }, ring_changes = { { member = "u3", before = 1, after = 2 } },
+      skill_assignments = { { user = "u1", name = "Ada", skills = { { id = "s1", level = 4 },
+        { id = "s2", level = 3 } } } },
       before = { members = { { id = "u2", name = "Bob" }, { id = "u3", name = "Cy" } },
         agents = { u1 = { name = "Ada", skills = { s1 = 2 } } } },
       current = { members = { { id = "u1" }, { id = "u3", name = "Cy" } }, agents = { u1 = { name = "Ada",

@@ -13,12 +13,12 @@
 -- {code=}, {strong=}, {status=}, {add=}, {remove=}, {before=, after=}, or
 -- a list of pieces.
 local json = require "gcrun.json"
+local STATUSES = require("gcrun.result").STATUSES
 local text = require "gcrun.text"
 local timeline = require "gcrun.timeline"
 
 local M = {}
 
-local STATUS_ORDER = { "updated", "unchanged", "planned", "failed", "interrupted", "not_started" }
 
 local WAIT_NAMES = {
   pacing = "held requests back for the rate budget", retry_after = "honoured Retry-After",
@@ -57,7 +57,7 @@ local function run_blocks(doc, out)
     value(run.finished_at), " (", secs(run.duration_seconds), "): ",
     string.format("%d requests (%d retries, %d answered 429).", run.requests, run.retries, run.throttled) }
   local rows = {}
-  for _, k in ipairs(STATUS_ORDER) do
+  for _, k in ipairs(STATUSES) do
     if run.counts[k] then rows[#rows + 1] = { { status = k }, run.counts[k] } end
   end
   rows[#rows + 1] = { "flows updated", run.flows_updated }
@@ -191,7 +191,7 @@ local function agent_table(c)
   for _, a in ipairs(c.skill_assignments) do
     local r, all = row(a.user, a.name), {}
     for i, s in ipairs(a.skills) do
-      local change = { before = s.before == nil and "none" or value(s.before), after = value(s.proficiency) }
+      local change = { before = s.before == nil and "none" or value(s.before), after = value(s.level or s.proficiency) }
       if columns then
         r[col_of[s.id]] = change
       else
