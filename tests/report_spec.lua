@@ -383,12 +383,13 @@ describe("the report's names and graph", function()
       skill_assignments = { { user = "u1", name = "Ada", skills = { { id = "s1", level = 4 },
         { id = "s2", level = 3 } } } },
       before = { members = { { id = "u2", name = "Bob" }, { id = "u3", name = "Cy" } },
-        agents = { u1 = { name = "Ada", skills = { s1 = 2 } } } },
+        agents = { u1 = { name = "Ada", skills = { s1 = 2.0 } } } },
       current = { members = { { id = "u1" }, { id = "u3", name = "Cy" } }, agents = { u1 = { name = "Ada",
         skills = { s1 = 4, s2 = 3 } }, u9 = { name = "Not mentioned", skills = {} } } },
     }
     require("gcrun.report_names").note(entry, { s1 = "Billing", s2 = "English", s9 = "Unused" })
     assert.same({ u1 = "Ada", u2 = "Bob", u3 = "Cy", s1 = "Billing", s2 = "English" }, entry.names)
+    assert.equal("integer", math.type(entry.skill_assignments[1].skills[1].before))
     assert.equal(2, entry.skill_assignments[1].skills[1].before)
     assert.is_nil(entry.skill_assignments[1].skills[2].before)
     assert.is_nil(entry.before)

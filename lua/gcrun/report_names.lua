@@ -26,7 +26,8 @@ function M.note(entry, skill_names)
     local had = (before.agents or {})[a.user]
     for _, s in ipairs(a.skills or {}) do
       name(s.id, skill_names or {})
-      s.before = had and had.skills and had.skills[s.id] or nil
+      local level = had and had.skills and had.skills[s.id]
+      s.before = level and (math.tointeger(level) or level) or nil   -- listings decode 2 as 2.0
     end
   end
   entry.names = names

@@ -33,7 +33,7 @@ local PHASE_NAMES = { prepare = "prepare", queues = "queues", flows = "flows" }
 local function value(v)
   if v == nil or v == json.null then return "(none)" end
   if type(v) == "table" then return json.encode(v) end
-  return tostring(v)
+  return tostring(math.tointeger(v) or v)
 end
 
 local function secs(x)
