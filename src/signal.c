@@ -1,6 +1,7 @@
-/* gcrun.signal: SIGINT and SIGTERM become a flag that the HTTP driver and
- * the pipeline poll, so a run stops at a safe point, checks its flows in
- * and writes its report. A third signal leaves at once. */
+/* gcrun.signal: SIGINT, SIGTERM, SIGHUP (the ssh session dropped) and
+ * SIGQUIT become a flag that the HTTP driver and the pipeline poll, so a
+ * run stops at a safe point, checks its flows in and writes its report.
+ * A third signal leaves at once. */
 #include "config.h"
 
 #include <signal.h>
@@ -24,14 +25,24 @@ int gc_interrupted(void)
   return caught;
 }
 
+/* The signals that stop a run the same way. */
+static const struct { int sig; const char *name; } stops[] = {
+  {SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"}, {SIGQUIT, "SIGQUIT"},
+};
+
 static int sig_install(lua_State *L)
 {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+    struct sigaction old;
+    /* under nohup a hangup is meant to pass unnoticed: keep it ignored */
+    if (stops[i].sig == SIGHUP && sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+      continue;
+    sigaction(stops[i].sig, &sa, NULL);
+  }
   signal(SIGPIPE, SIG_IGN);   /* a closed socket is an error return, not a death */
   (void)L;
   return 0;
@@ -39,10 +50,13 @@ static int sig_install(lua_State *L)
 
 static const char *signame(int sig)
 {
-  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal";
+  for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++)
+    if (stops[i].sig == sig)
+      return stops[i].name;
+  return "signal";
 }
 
-/* interrupted() -> "SIGINT" | "SIGTERM" | nil, count */
+/* interrupted() -> "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT" | nil, count */
 static int sig_interrupted(lua_State *L)
 {
   if (!caught)
@@ -56,8 +70,13 @@ static int sig_interrupted(lua_State *L)
 static int sig_trigger(lua_State *L)
 {
   const char *name = luaL_optstring(L, 1, "SIGINT");
-  on_signal(strcmp(name, "SIGTERM") == 0 ? SIGTERM : SIGINT);
-  return 0;
+  for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+    if (strcmp(name, stops[i].name) == 0) {
+      on_signal(stops[i].sig);
+      return 0;
+    }
+  }
+  return luaL_argerror(L, 1, "not a signal that stops a run");
 }
 
 static int sig_clear(lua_State *L)

@@ -66,6 +66,7 @@ local function flow_entry(f)
     id = f.id, name = f.name, status = f.status, old_version = f.old_version, new_version = f.new_version,
     queues = queues, nodes_changed = list(f.changes), attempts = f.attempts, conflicts = f.conflicts,
     lock_waits = f.lock_waits, unlocked_from = f.unlocked, checkin_failed = f.checkin_failed, error = f.error,
+    saved_version = f.saved_version, left_locked = f.left_locked or false,
     requests = c.requests or 0, retries = c.retries or 0, throttled = c.throttled or 0,
   }
 end
@@ -80,10 +81,11 @@ function M.document(run)
     counts[e.status] = (counts[e.status] or 0) + 1
     for k in pairs(totals) do totals[k] = totals[k] + entry[k] end
   end
-  local flows, flows_updated, flows_failed = A({}), 0, 0
+  local flows, flows_updated, flows_failed, left_locked = A({}), 0, 0, A({})
   for _, f in ipairs(run.flows or {}) do
     local entry = flow_entry(f)
     flows[#flows + 1] = entry
+    if f.left_locked then left_locked[#left_locked + 1] = { id = f.id, name = f.name } end
     if f.status == "updated" then flows_updated = flows_updated + 1 end
     if f.status == "failed" then flows_failed = flows_failed + 1 end
     for k in pairs(totals) do totals[k] = totals[k] + entry[k] end
@@ -104,7 +106,7 @@ function M.document(run)
       gcrun_version = run.version, started_at = text.iso8601(run.started_at),
       finished_at = text.iso8601(run.finished_at or sys.time()),
       duration_seconds = math.floor(((run.finished_at or sys.time()) - run.started_at) * 1000) / 1000,
-      counts = counts, flows_updated = flows_updated, flows_failed = flows_failed,
+      counts = counts, flows_updated = flows_updated, flows_failed = flows_failed, flows_left_locked = left_locked,
       requests = totals.requests, retries = totals.retries, throttled = totals.throttled,
     },
   }

@@ -93,11 +93,15 @@ function M.flow(f)
   elseif f.status == "failed" then
     line = string.format("  flow %s (%s) failed: %s", f.name or "?", short(f.id), f.error)
   else
-    line = string.format("  flow %s (%s): %s", f.name or "?", short(f.id), f.status)
+    line = string.format("  flow %s (%s): %s%s", f.name or "?", short(f.id), f.status,
+      f.saved_version and string.format(" (version %d saved, not published)", f.saved_version) or "")
   end
   log.event(f.status == "failed" and 0 or 1, "flow", line, { flow_id = f.id, flow_name = f.name, status = f.status,
     old_version = f.old_version, new_version = f.new_version, error = f.error })
-  if f.checkin_failed then log.error(string.format("flow %s could not be checked in: %s", f.id, f.checkin_failed)) end
+  if f.checkin_failed then
+    log.error(string.format("flow %s (%s) could not be checked in%s: %s", f.name or "?", f.id,
+      f.left_locked and " and is left locked" or "", f.checkin_failed))
+  end
 end
 
 function M.summary(doc, report_path)
@@ -121,6 +125,9 @@ function M.summary(doc, report_path)
   for _, r in ipairs(rows) do lines[#lines + 1] = r end
   lines[#lines + 1] = string.format("  %-14s %5d", "flows updated", run.flows_updated)
   if run.flows_failed > 0 then lines[#lines + 1] = string.format("  %-14s %5d", "flows failed", run.flows_failed) end
+  for _, f in ipairs(run.flows_left_locked or {}) do
+    lines[#lines + 1] = string.format("  left locked    flow %s (%s): check it in or unlock it", f.name or "?", f.id)
+  end
   lines[#lines + 1] = string.format("  %-14s %5d", "corrections", corrections)
   lines[#lines + 1] = string.format("  %-14s %5d  (%d retries, %d answered 429) in %.1f s", "requests",
     run.requests, run.retries, run.throttled, run.duration_seconds)

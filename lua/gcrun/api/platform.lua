@@ -7,16 +7,15 @@
 --          PATCH .../members/{id} (a 404 retried a few seconds: the service
 --          is eventually consistent); agents' skills with PATCH
 --          /api/v2/users/{id}/routingskills/bulk, at most 50 a call
---   flows  one locked edit per flow: checkout, latest configuration, save
---          a version (refetch and reapply on 409), publish, checkin
+--   flows  one locked edit per flow (api/platform_flows.lua)
 -- The methods are the dialect contract of gcrun.api.
 local call = require "gcrun.api.call"
 local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
-local flowedit = require "gcrun.flowedit"
 local http = require "gcrun.http"
 local json = require "gcrun.json"
 local mapping = require "gcrun.mapping"
+local platform_flows = require "gcrun.api.platform_flows"
 local records = require "gcrun.result"
 local retry = require "gcrun.retry"
 local sys = require "gcrun.sys"
@@ -304,75 +303,10 @@ end
 
 ---------------------------------------------------------------- flows
 
-local FLOW_ACTION = "/api/v2/flows/actions/"
-
-function P:latest(flow_id)
-  return self:call({ path = "/api/v2/flows/{id}/latestconfiguration", params = { id = flow_id } },
-    "GET flow configuration"):json()
-end
-
--- Check the flow out, waiting while another user holds it (or breaking
--- their lock with force_unlock).
-function P:checkout(flow_id, result)
-  local n, waited = 0, 0
-  while true do
-    local resp = call.send(self, { method = "POST", path = FLOW_ACTION .. "checkout", query = { flow = flow_id },
-      idempotent = true })
-    if resp.status ~= 409 then return call.check(self, resp, "check out flow " .. flow_id) end
-    local holder = call.problems(resp)[1].message
-    result.lock_waits = (result.lock_waits or 0) + 1
-    if self.opts.force_unlock then
-      self:call({ method = "POST", path = FLOW_ACTION .. "unlock", query = { flow = flow_id }, idempotent = true },
-        "unlock flow " .. flow_id)
-      result.unlocked = holder
-    elseif waited >= (self.opts.lock_wait or defaults.lock_wait) then
-      errors.raise("locked", "%s; still locked after %.0f s (--force-unlock breaks the lock)", holder, waited)
-    else
-      n = n + 1
-      local wait = retry.backoff(n, 0.25, 4, 1)
-      http.sleep(wait)
-      waited = waited + wait
-    end
-  end
-end
-
--- edit_flow(flow_id, queues, {dry_run=}) -> result
--- result: {id, name, status = "updated"|"unchanged"|"planned", old_version,
--- new_version, changes, attempts, conflicts}
+-- edit_flow(flow_id, queues, {dry_run=}) -> result: the locked edit, in
+-- api/platform_flows.lua (which says what the result holds)
 function P:edit_flow(flow_id, queues, how)
-  local result = records.flow(flow_id, self.counters)
-  if not flowedit.prepare(result, self:latest(flow_id), queues, how) then return result end
-
-  self:checkout(flow_id, result)
-  local ok, err = pcall(function()
-    local r = flowedit.converge {
-      result = result, queues = queues,
-      fetch = function() return self:latest(flow_id) end,
-      save = function(cfg)
-        return call.send(self, { method = "POST", path = "/api/v2/flows/{id}/versions",
-          params = { id = flow_id }, json = cfg })
-      end,
-    }
-    if r.changed then
-      local saved = r.response and r.response.status == 200
-        and math.tointeger(tonumber(r.response:json({ read_only = true }).id))
-      result.new_version = saved or r.latest
-      self:call({ method = "POST", path = FLOW_ACTION .. "publish",
-        query = { flow = flow_id, version = result.new_version }, idempotent = true }, "publish flow " .. flow_id)
-      result.status = "updated"
-    else
-      result.status = "unchanged"    -- someone else made the same edit meanwhile
-    end
-  end)
-  -- always check the flow in again, also after a failure or an interrupt
-  local resp, cerr = self.c.safe:request { method = "POST", path = FLOW_ACTION .. "checkin",
-    query = { flow = flow_id }, idempotent = true, cleanup = true }
-  call.count(self, resp or cerr)
-  if not resp or resp.status ~= 200 then
-    result.checkin_failed = cerr and cerr.message or string.format("HTTP %d", resp.status)
-  end
-  if not ok then error(err, 0) end
-  return result
+  return platform_flows.edit(self, flow_id, queues, how)
 end
 
 return M
