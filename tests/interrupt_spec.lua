@@ -69,6 +69,7 @@ end
 -- What the sandbox holds and what the report says agree: no flow locked,
 -- every published or saved version in the report, every flow named.
 local function check_agreement(org, report, out, where)
+  for _, f in ipairs(org.flows) do assert.is_nil(f.lockedClient, where .. ": " .. f.name .. " left locked") end
   local by_id = {}
   for _, f in ipairs(report.flows) do
     assert.is_string(f.name, where .. ": flow " .. f.id .. " has no name")
@@ -76,7 +77,6 @@ local function check_agreement(org, report, out, where)
   end
   local published = 0
   for _, f in ipairs(org.flows) do
-    assert.is_nil(f.lockedClient, where .. ": " .. f.name .. " left locked")
     local r = by_id[f.id]
     if f.publishedVersion > 1 then
       published = published + 1
@@ -226,6 +226,9 @@ describe("queue-sync interrupted during a flow edit", function()
   local function locked(org)
     for _, f in ipairs(org.flows) do if f.lockedClient then return true end end
   end
+  local function saved(org)
+    for _, f in ipairs(org.flows) do if f.configuration.version > 1 then return true end end
+  end
   local function published(org)
     for _, f in ipairs(org.flows) do if f.publishedVersion > 1 then return true end end
   end
@@ -235,6 +238,20 @@ describe("queue-sync interrupted during a flow edit", function()
       trial(signal, "a checkout", locked)
     end)
   end
+
+  it("reports a version saved at SIGTERM, before its publish, as saved and not published", function()
+    local report, org = trial("TERM", "a save", saved)
+    local seen = false
+    for _, f in ipairs(org.flows) do
+      if f.configuration.version > 1 and f.publishedVersion == 1 then
+        seen = true
+        for _, r in ipairs(report.flows) do
+          if r.id == f.id then assert.equal("interrupted", r.status); assert.is_true(#r.nodes_changed > 0) end
+        end
+      end
+    end
+    assert.is_true(seen, "no flow was caught between its save and its publish")
+  end)
 
   it("reports a publish in flight at SIGINT as the update it is, with the flow's name", function()
     local report, org = trial("INT", "a publish", published)
