@@ -22,9 +22,10 @@ local retry = require "gcrun.retry"
 local M = {}
 
 local ACTION = "/api/v2/flows/actions/"
+local FLOW, LATEST = "/api/v2/flows/{id}", "/api/v2/flows/{id}/latestconfiguration"
 
 local function latest(api, flow_id)
-  return api:call({ path = "/api/v2/flows/{id}/latestconfiguration", params = { id = flow_id } },
+  return api:call({ path = LATEST, params = { id = flow_id } },
     "GET flow configuration"):json()
 end
 
@@ -57,11 +58,11 @@ local function checkout(api, flow_id, result, track)
   end
 end
 
--- The flow as the service has it now (name, lock holder, versions), read
--- as cleanup work so that it is sent after an interrupt too; nil when the
--- service does not say.
-local function look(api, flow_id)
-  local resp, err = api.c.safe:request { path = "/api/v2/flows/{id}", params = { id = flow_id }, idempotent = true,
+-- A read made as cleanup work, so that it is sent after an interrupt too:
+-- the flow (name, lock holder, versions) or, with LATEST, its latest
+-- configuration; nil when the service does not say.
+local function look(api, flow_id, path)
+  local resp, err = api.c.safe:request { path = path or FLOW, params = { id = flow_id }, idempotent = true,
     cleanup = true }
   call.count(api, resp or err)
   if not resp or resp.status ~= 200 then return nil end
@@ -98,25 +99,28 @@ local function release(api, flow_id, result, hold)
   result.left_locked = true
 end
 
--- After an edit that stopped early: which of the writes in flight landed.
--- While we held the lock nobody else could save, so a saved version past
--- the one our save was based on is ours.
-local function settle(api, flow_id, result, track, err)
+-- After an edit that stopped early: which of the writes in flight (a save
+-- or a publish whose answer never came: track.saving, track.publishing)
+-- landed. A save landed when a later configuration already has the edit
+-- (the edit is idempotent, as in the conflict loop); a publish, when the
+-- flow's published version is the one we asked for.
+local function settle(api, flow_id, queues, result, track, err)
   local interrupted = errors.is(err, "interrupted")
-  local unsure = (track.based_on and not track.saved) or (track.publishing and not track.published)
-    or (interrupted and not result.name)
-  local view = unsure and look(api, flow_id)
-  if view then
-    result.name = result.name or view.name
-    local saved, published = version_of(view.savedVersion), version_of(view.publishedVersion)
-    if track.based_on and not track.saved and saved and saved > track.based_on then
-      track.saved = saved
+  if track.saving then
+    local cfg = look(api, flow_id, LATEST)
+    local v = cfg and math.tointeger(tonumber(cfg.version))
+    if v and v > track.saving and #flowedit.edit(cfg, queues) == 0 then track.saved = v end
+  end
+  if track.publishing or (interrupted and not result.name) then
+    local view = look(api, flow_id)
+    if view then
+      result.name = result.name or view.name
+      if track.publishing and version_of(view.publishedVersion) == track.publishing then track.published = true end
     end
-    if track.publishing and published == track.publishing then track.published = true end
   end
   if track.published then
     -- the edit is live: only the checkin (above) was left to do
-    result.status, result.new_version = "updated", track.publishing
+    result.status, result.new_version = "updated", track.saved
     return
   end
   result.status = interrupted and "interrupted" or "failed"
@@ -145,9 +149,10 @@ function M.edit(api, flow_id, queues, how)
       result = result, queues = queues,
       fetch = function() return latest(api, flow_id) end,
       save = function(cfg)
-        track.based_on, track.saved = cfg.version, nil
+        track.saving, track.saved = cfg.version, nil
         local resp = call.send(api, { method = "POST", path = "/api/v2/flows/{id}/versions",
           params = { id = flow_id }, json = cfg })
+        track.saving = nil             -- answered: no doubt about this one
         if resp.status == 200 then
           track.saved = math.tointeger(tonumber(resp:json({ read_only = true }).id)) or cfg.version + 1
         end
@@ -158,8 +163,10 @@ function M.edit(api, flow_id, queues, how)
       -- after an unknown outcome the loop's last fetch found our edit saved
       track.saved = (r.response and r.response.status == 200 and track.saved) or r.latest
       track.publishing = track.saved
-      api:call({ method = "POST", path = ACTION .. "publish", query = { flow = flow_id, version = track.saved },
-        idempotent = true }, "publish flow " .. flow_id)
+      local resp = call.send(api, { method = "POST", path = ACTION .. "publish",
+        query = { flow = flow_id, version = track.saved }, idempotent = true }, "publish flow " .. flow_id)
+      track.publishing = nil
+      call.check(api, resp, "publish flow " .. flow_id)
       track.published = true
       result.status, result.new_version = "updated", track.saved
     else
@@ -168,7 +175,7 @@ function M.edit(api, flow_id, queues, how)
   end)
   -- always check the flow in again, also after a failure or an interrupt
   if track.hold then release(api, flow_id, result, track.hold) end
-  if not ok then settle(api, flow_id, result, track, err) end
+  if not ok then settle(api, flow_id, queues, result, track, err) end
   return result
 end
 
