@@ -37,7 +37,8 @@ int luaopen_gcrun_signal(lua_State *L);
 int luaopen_gcrun_sys(lua_State *L);
 int luaopen_gcrun_jsonscan(lua_State *L);
 
-/* The last SIGINT/SIGTERM caught, or 0; the HTTP driver polls it. */
+/* The last stopping signal caught (SIGINT, SIGTERM, SIGHUP, SIGQUIT), or 0;
+ * the HTTP driver polls it. */
 int gc_interrupted(void);
 
 /* Register the metatable NAME of a userdata class: methods reachable
