@@ -124,7 +124,7 @@ local function settle(api, flow_id, queues, result, track, err)
     return
   end
   result.status = interrupted and "interrupted" or "failed"
-  result.error, result.error_code = errors.message(err), type(err) == "table" and err.code or nil
+  result.error = errors.message(err)
   if track.saved then
     result.saved_version = track.saved
     result.error = string.format("%s; version %d was saved but not published", result.error, track.saved)
@@ -137,7 +137,7 @@ end
 -- result: {id, name, status = "updated"|"unchanged"|"planned"|"failed"|
 -- "interrupted", old_version, new_version, saved_version, changes,
 -- attempts, conflicts, lock_waits, unlocked, checkin_failed, left_locked,
--- error, error_code}. A failure or an interrupt is in the result, not
+-- error}. A failure or an interrupt is in the result, not
 -- raised, so that what the service acknowledged stays with the flow.
 function M.edit(api, flow_id, queues, how)
   local result = { id = flow_id, counters = api.counters }

@@ -121,26 +121,58 @@ end
 
 local FLOW = "/api/v2/flow/flows/{id}"
 
--- edit_flow(flow_id, queues, {dry_run=}) -> a gcrun.result flow record
+-- After an edit that stopped early (err): the name, and whether a PUT
+-- whose answer never came (putting: the version it carried) landed, from
+-- one read sent as cleanup work (a signal does not stop it). The PUT
+-- landed when the flow has that version or later and already has the edit.
+local function stopped(api, flow_id, queues, result, putting, err)
+  if putting or (errors.is(err, "interrupted") and not result.name) then
+    local resp, rerr = api.c.safe:request { path = FLOW, params = { id = flow_id }, idempotent = true, cleanup = true }
+    call.count(api, resp or rerr)
+    local ok, flow = false, nil
+    if resp and resp.status == 200 then ok, flow = pcall(resp.json, resp) end
+    if ok and type(flow) == "table" then
+      result.name = result.name or flow.name
+      local v = math.tointeger(tonumber(flow.version))
+      if putting and v and v >= putting and #flowedit.edit(flow, queues) == 0 then
+        result.status, result.new_version = "updated", v
+        return result
+      end
+    end
+  end
+  records.failed(result, err)
+  result.changes = {}
+  return result
+end
+
+-- edit_flow(flow_id, queues, {dry_run=}) -> a gcrun.result flow record; a
+-- failure or an interrupt is in the record (see api/platform_flows.lua)
 function P:edit_flow(flow_id, queues, how)
   local result = records.flow(flow_id, self.counters)
+  local putting
   local function fetch()
     return self:call({ path = FLOW, params = { id = flow_id } }, "GET flow " .. flow_id):json()
   end
-  if not flowedit.prepare(result, fetch(), queues, how) then return result end
-  local r = flowedit.converge {
-    result = result, queues = queues, fetch = fetch,
-    before_save = function(flow) flow.version = flow.version + 1 end,   -- the tutorial's concurrency rule
-    save = function(flow)
-      -- not retried blindly: a resent PUT whose first copy landed would
-      -- meet a 409; the conflict loop refetches and sees the edit instead
-      return call.send(self, { method = "PUT", path = FLOW, params = { id = flow_id }, json = flow,
-        idempotent = false })
-    end,
-  }
-  result.status = r.changed and "updated" or "unchanged"
-  result.new_version = r.changed and (r.unknown and r.latest or r.latest + 1) or nil
-  return result
+  local ok, err = pcall(function()
+    if not flowedit.prepare(result, fetch(), queues, how) then return end
+    local r = flowedit.converge {
+      result = result, queues = queues, fetch = fetch,
+      before_save = function(flow) flow.version = flow.version + 1 end,   -- the tutorial's concurrency rule
+      save = function(flow)
+        -- not retried blindly: a resent PUT whose first copy landed would
+        -- meet a 409; the conflict loop refetches and sees the edit instead
+        putting = flow.version
+        local resp = call.send(self, { method = "PUT", path = FLOW, params = { id = flow_id }, json = flow,
+          idempotent = false })
+        putting = nil
+        return resp
+      end,
+    }
+    result.status = r.changed and "updated" or "unchanged"
+    result.new_version = r.changed and (r.unknown and r.latest or r.latest + 1) or nil
+  end)
+  if ok then return result end
+  return stopped(self, flow_id, queues, result, putting, err)
 end
 
 return M
