@@ -18,12 +18,16 @@ local function env_prefix(sb)
   return "env --default-signal=HUP " .. table.concat(unset, " ") .. " " .. table.concat(set, " ")
 end
 
--- Start queue-sync, send `signal` after `delay` seconds, return its exit status.
+-- Start queue-sync, send `signal` `delay` seconds after it printed its
+-- target (its signal handlers are in place by then: a background job of
+-- sh starts with SIGINT ignored, so an earlier signal would be lost on a
+-- busy machine), return its exit status.
 local function interrupted_run(sb, dir, defs, signal, delay)
   os.remove(dir .. "/status")
   local cmd = string.format("%s %s queue-sync --base-url %s --report %s/r.json %s >%s/out 2>&1 & pid=$!; " ..
+    "n=0; until grep -q '^target:' %s/out || [ $n -ge 500 ]; do sleep 0.01; n=$((n+1)); done; " ..
     "sleep %.2f; kill -%s $pid; wait $pid; echo $? >%s/status", env_prefix(sb), h.quote(h.bin), sb.url,
-    h.quote(dir), h.quote(defs), h.quote(dir), delay, signal, h.quote(dir))
+    h.quote(dir), h.quote(defs), h.quote(dir), h.quote(dir), delay, signal, h.quote(dir))
   os.execute(cmd)
   return tonumber(h.read(dir .. "/status")), h.read(dir .. "/out")
 end
