@@ -58,7 +58,9 @@ end
 -- flow(id, counters) -> the record of one flow's edit: name, status,
 -- old_version, new_version, changes (node edits {node=, queue=, field=,
 -- before=, after=}), attempts, conflicts, lock_waits, unlocked (who held
--- the lock broken), checkin_failed, error, queues (ids), counters.
+-- the lock broken), checkin_failed, left_locked (a lock it could not
+-- release), saved_version (saved, not published), error, queues (ids),
+-- counters.
 function M.flow(id, counters)
   return { id = id, counters = counters, changes = {} }
 end

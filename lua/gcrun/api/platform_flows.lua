@@ -14,9 +14,11 @@
 -- read of the flow (also cleanup work) says which version is saved and
 -- which is published, and the result says so.
 local call = require "gcrun.api.call"
+local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
 local flowedit = require "gcrun.flowedit"
 local http = require "gcrun.http"
+local records = require "gcrun.result"
 local retry = require "gcrun.retry"
 
 local M = {}
@@ -47,7 +49,7 @@ local function checkout(api, flow_id, result, track)
       api:call({ method = "POST", path = ACTION .. "unlock", query = { flow = flow_id }, idempotent = true },
         "unlock flow " .. flow_id)
       result.unlocked = holder
-    elseif waited >= (api.opts.lock_wait or 60) then
+    elseif waited >= (api.opts.lock_wait or defaults.lock_wait) then
       errors.raise("locked", "%s; still locked after %.0f s (--force-unlock breaks the lock)", holder, waited)
     else
       n = n + 1
@@ -123,8 +125,7 @@ local function settle(api, flow_id, queues, result, track, err)
     result.status, result.new_version = "updated", track.saved
     return
   end
-  result.status = interrupted and "interrupted" or "failed"
-  result.error = errors.message(err)
+  records.failed(result, err)
   if track.saved then
     result.saved_version = track.saved
     result.error = string.format("%s; version %d was saved but not published", result.error, track.saved)
@@ -133,14 +134,13 @@ local function settle(api, flow_id, queues, result, track, err)
   end
 end
 
--- edit(api, flow_id, queues, {dry_run=}) -> result
--- result: {id, name, status = "updated"|"unchanged"|"planned"|"failed"|
--- "interrupted", old_version, new_version, saved_version, changes,
--- attempts, conflicts, lock_waits, unlocked, checkin_failed, left_locked,
--- error}. A failure or an interrupt is in the result, not
--- raised, so that what the service acknowledged stays with the flow.
+-- edit(api, flow_id, queues, {dry_run=}) -> a gcrun.result flow record,
+-- status "updated", "unchanged", "planned", "failed" or "interrupted",
+-- plus saved_version (saved, not published) and left_locked. A failure or
+-- an interrupt is in the record, not raised, so that what the service
+-- acknowledged stays with the flow.
 function M.edit(api, flow_id, queues, how)
-  local result = { id = flow_id, counters = api.counters }
+  local result = records.flow(flow_id, api.counters)
   local track = {}
   local ok, err = pcall(function()
     if not flowedit.prepare(result, latest(api, flow_id), queues, how) then return end
