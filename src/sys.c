@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +102,14 @@ static int sys_stat(lua_State *L)
   return push_stat(L, stat(path, &st), &st, path);
 }
 
+/* lstat(path): as stat, of a symbolic link itself */
+static int sys_lstat(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  return push_stat(L, lstat(path, &st), &st, path);
+}
+
 /* read(path, limit) -> contents | nil, message, errno
  * A file over the limit is refused before it is read. */
 static int sys_read(lua_State *L)
@@ -177,46 +186,80 @@ static int write_all(int fd, const char *p, size_t n)
   return 0;
 }
 
-/* write_atomic(path, data [, mode]) -> true | nil, message
- * Write a sibling temporary file, flush it to disk and rename it over the
- * target, so a reader (or a crash) sees the old file or the new, never half. */
-static int sys_write_atomic(lua_State *L)
-{
-  const char *path = luaL_checkstring(L, 1);
-  size_t len;
-  const char *data = luaL_checklstring(L, 2, &len);
-  mode_t mode = (mode_t)luaL_optinteger(L, 3, 0644);
-  const char *tmp = lua_pushfstring(L, "%s.tmp.%d", path, (int)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0)
-    return fail(L, path);
-  if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-    int e = errno;
-    close(fd);
-    unlink(tmp);
-    errno = e;
-    return fail(L, path);
-  }
-  if (close(fd) != 0 || rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    errno = e;
-    return fail(L, path);
-  }
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* An atomic file being written: data goes to a sibling temporary file,
- * which commit() flushes to disk and renames over the target; dropped
- * without commit (an error, a crash unwinding the Lua stack), it is removed,
- * so the target is never half written. */
+/* The one way gcrun replaces a file (reports, sandbox state, exports):
+ * data goes to a sibling temporary file, which is flushed to disk and
+ * renamed over the target, so a reader (or a crash) sees the old file or
+ * the new, never half. Written as root into a directory others can write
+ * (/tmp), it must not be turned against the system:
+ *   - the temporary name is unpredictable (random bytes, not the pid), and
+ *     it is created with O_EXCL | O_NOFOLLOW, so a link planted in advance
+ *     makes the open fail instead of redirecting the write;
+ *   - a target that exists and is not a regular file (a device such as
+ *     /dev/null, a FIFO, a directory, a symbolic link) is refused, never
+ *     replaced: rename() would put a regular file in its place. */
 #define ATOMIC_MT "gcrun.sys.AtomicFile"
+#define ATOMIC_TRIES 16
 
 typedef struct {
   int fd;
   char *path, *tmp;
 } AtomicFile;
+
+/* 12 random hex digits from the kernel. */
+static int random_suffix(char out[13])
+{
+  unsigned char r[6];
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+    return -1;
+  for (size_t i = 0; i < sizeof r; i++)
+    snprintf(out + 2 * i, 3, "%02x", r[i]);
+  return 0;
+}
+
+enum { ATOMIC_OK = 0, ATOMIC_ERRNO = -1, ATOMIC_NOT_REGULAR = -2 };
+
+/* Open a new temporary file for path: a->fd, a->tmp. */
+static int atomic_start(AtomicFile *a, const char *path, mode_t mode)
+{
+  struct stat st;
+  if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return ATOMIC_NOT_REGULAR;
+  size_t n = strlen(path) + 32;
+  a->path = strdup(path);
+  a->tmp = malloc(n);
+  if (a->path == NULL || a->tmp == NULL) {
+    errno = ENOMEM;
+    return ATOMIC_ERRNO;
+  }
+  for (int i = 0; i < ATOMIC_TRIES; i++) {
+    char suffix[13];
+    if (random_suffix(suffix) != 0)
+      return ATOMIC_ERRNO;
+    snprintf(a->tmp, n, "%s.tmp.%s", path, suffix);
+    a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (a->fd >= 0 || errno != EEXIST)
+      break;
+  }
+  return a->fd >= 0 ? ATOMIC_OK : ATOMIC_ERRNO;
+}
+
+/* Flush, close and rename over the target; the temporary file is gone
+ * afterwards either way. */
+static int atomic_finish(AtomicFile *a)
+{
+  int rc = fsync(a->fd);
+  if (close(a->fd) != 0)
+    rc = -1;
+  a->fd = -1;
+  if (rc == 0)
+    rc = rename(a->tmp, a->path);
+  if (rc != 0) {
+    int e = errno;
+    unlink(a->tmp);
+    errno = e;
+  }
+  return rc;
+}
 
 static void atomic_discard(AtomicFile *a)
 {
@@ -238,23 +281,58 @@ static AtomicFile *check_atomic(lua_State *L)
   return a;
 }
 
-/* open_atomic(path [, mode]) -> file | nil, message */
+/* The failure of an atomic file, which is discarded: nil, message, errno. */
+static int atomic_fail(lua_State *L, AtomicFile *a, const char *path, int rc)
+{
+  int e = errno;
+  lua_pushstring(L, path);
+  path = lua_tostring(L, -1);
+  atomic_discard(a);
+  if (rc == ATOMIC_NOT_REGULAR) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: exists and is not a regular file; refusing to replace it", path);
+    lua_pushinteger(L, EEXIST);
+    return 3;
+  }
+  errno = e;
+  return fail(L, path);
+}
+
+/* open_atomic(path [, mode]) -> file | nil, message, errno
+ * file:write(data), file:commit() (rename into place), file:discard();
+ * dropped without commit (an error, a crash unwinding the Lua stack), the
+ * temporary file is removed, so the target is never half written. */
 static int sys_open_atomic(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   mode_t mode = (mode_t)luaL_optinteger(L, 2, 0644);
-  AtomicFile *a = lua_newuserdatauv(L, sizeof *a, 0);
+  AtomicFile *a = lua_newuserdatauv(L, sizeof *a, 0);   /* boxed first: nothing leaks */
   a->fd = -1;
-  a->path = strdup(path);
-  size_t n = strlen(path) + 32;
-  a->tmp = malloc(n);
+  a->path = a->tmp = NULL;
   luaL_setmetatable(L, ATOMIC_MT);
-  if (a->path == NULL || a->tmp == NULL)
-    return luaL_error(L, "not enough memory");
-  snprintf(a->tmp, n, "%s.tmp.%d", path, (int)getpid());
-  a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (a->fd < 0)
-    return fail(L, path);
+  int rc = atomic_start(a, path, mode);
+  if (rc != ATOMIC_OK)
+    return atomic_fail(L, a, path, rc);
+  return 1;
+}
+
+/* write_atomic(path, data [, mode]) -> true | nil, message, errno */
+static int sys_write_atomic(lua_State *L)
+{
+  size_t len;
+  luaL_checkstring(L, 1);
+  const char *data = luaL_checklstring(L, 2, &len);
+  lua_settop(L, 3);
+  lua_rotate(L, 2, 1);          /* path, mode, data: open_atomic's arguments first */
+  if (sys_open_atomic(L) != 1)
+    return 3;
+  AtomicFile *a = lua_touserdata(L, -1);
+  if (write_all(a->fd, data, len) != 0)
+    return atomic_fail(L, a, a->path, ATOMIC_ERRNO);
+  if (atomic_finish(a) != 0)
+    return atomic_fail(L, a, a->path, ATOMIC_ERRNO);
+  atomic_discard(a);
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -263,13 +341,8 @@ static int atomic_write(lua_State *L)
   AtomicFile *a = check_atomic(L);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
-  if (write_all(a->fd, data, len) != 0) {
-    int e = errno;
-    lua_pushstring(L, a->path);
-    atomic_discard(a);
-    errno = e;
-    return fail(L, lua_tostring(L, -1));
-  }
+  if (write_all(a->fd, data, len) != 0)
+    return atomic_fail(L, a, a->path, ATOMIC_ERRNO);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -277,16 +350,8 @@ static int atomic_write(lua_State *L)
 static int atomic_commit(lua_State *L)
 {
   AtomicFile *a = check_atomic(L);
-  if (fsync(a->fd) != 0 || close(a->fd) != 0 || rename(a->tmp, a->path) != 0) {
-    int e = errno;
-    a->fd = -1;
-    unlink(a->tmp);
-    lua_pushstring(L, a->path);
-    atomic_discard(a);
-    errno = e;
-    return fail(L, lua_tostring(L, -1));
-  }
-  a->fd = -1;
+  if (atomic_finish(a) != 0)
+    return atomic_fail(L, a, a->path, ATOMIC_ERRNO);
   atomic_discard(a);
   lua_pushboolean(L, 1);
   return 1;
@@ -420,6 +485,7 @@ int luaopen_gcrun_sys(lua_State *L)
   static const luaL_Reg funcs[] = {
     {"dir", sys_dir},
     {"stat", sys_stat},
+    {"lstat", sys_lstat},
     {"read", sys_read},
     {"write_atomic", sys_write_atomic},
     {"open_atomic", sys_open_atomic},

@@ -128,13 +128,29 @@ function M.render(doc, format)
   return json.encode(doc, { pretty = true }) .. "\n"
 end
 
+-- "-" is standard output, written as it comes (results and diagnostics go
+-- to stderr, so stdout holds the report alone).
+local STDOUT = {
+  write = function(_, s)
+    local ok, err = io.stdout:write(s)
+    return ok and true, err
+  end,
+  commit = function()
+    local ok, err = io.stdout:flush()
+    return ok and true, err
+  end,
+}
+
 -- write(run, path [, format]) -> document. Written to a temporary file and
--- renamed, so a crash never leaves half a report; the JSON is streamed out
--- as it is made, so a large run's report is never held whole in memory.
+-- renamed, so a crash never leaves half a report (and a path that is not a
+-- regular file, such as /dev/null, is refused: see sys.open_atomic); the
+-- JSON is streamed out as it is made, so a large run's report is never
+-- held whole in memory.
 function M.write(run, path, format)
   local doc = M.document(run)
   format = M.format_for(path, format)
-  local f, err = sys.open_atomic(path)
+  local f, err = STDOUT, nil
+  if path ~= "-" then f, err = sys.open_atomic(path) end
   if not f then errors.raise("report", "cannot write the report: %s", err) end
   local ok, werr = true, nil
   local function write(s)
