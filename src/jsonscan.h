@@ -9,8 +9,10 @@
 typedef void (*jsonscan_dup_cb)(const char *parent, size_t plen, const char *key, size_t klen,
                                 const char *first, size_t flen, int line, int column, void *ud);
 
-/* Report every key repeated within one object. Returns how many, -1 when
- * out of memory, -2 when nested too deep. */
+/* Report each key repeated within one object, once, at its first repeat.
+ * Keys are compared as the decoder sees them, escapes decoded ("\u006eame"
+ * is "name"); parent and key are passed decoded. Time n log n in the text.
+ * Returns how many, -1 when out of memory, -2 when nested too deep. */
 int jsonscan_duplicates(const char *text, size_t len, jsonscan_dup_cb cb, void *ud);
 
 size_t jsonscan_count_empty_arrays(const char *text, size_t len);

@@ -5,13 +5,16 @@ local definitions = require "gcrun.definitions"
 local h = require "tests.helpers"
 local sys = require "gcrun.sys"
 
+local Q1 = "8b5a7400-cca4-4239-9271-5e22c8399ed5"   -- ids shaped as the API's are
+local F1, F2 = "0c6bf3c6-8c1e-4f57-9d43-2b1a3e5d7f01", "0c6bf3c6-8c1e-4f57-9d43-2b1a3e5d7f02"
+
 local function parse(t)
   return definitions.parse(type(t) == "string" and t or require("gcrun.json").encode(t), "q.json")
 end
 
 describe("definitions", function()
   it("applies the tutorial's defaults to the fields a file leaves out", function()
-    local def = parse { queue_id = "q1" }
+    local def = parse { queue_id = Q1 }
     assert.equal("Auto-Generated Queue", def.name)
     assert.equal("Updated via automation", def.description)
     assert.is_false(def.outbound_queue)
@@ -23,26 +26,26 @@ describe("definitions", function()
   end)
 
   it("reads skills and members as objects, in id order, dropping skills at level 0", function()
-    local def = parse [[{"queue_id": "q1", "skills": {"s2": 3, "s1": 0, "s3": 4.5}, "members": {"u2": 2, "u1": 1}}]]
+    local def = parse [[{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "skills": {"s2": 3, "s1": 0, "s3": 4.5}, "members": {"u2": 2, "u1": 1}}]]
     assert.same({ { id = "s2", level = 3 }, { id = "s3", level = 4.5 } }, def.skills)
     assert.same({ { id = "u1", priority = 1 }, { id = "u2", priority = 2 } }, def.members)
   end)
 
   it("reads skills and members as lists of {id, level} and {id, priority}", function()
-    local def = parse { queue_id = "q1", skills = { { id = "s1", level = 2 } },
+    local def = parse { queue_id = Q1, skills = { { id = "s1", level = 2 } },
       members = { { id = "u9", priority = 3 }, { id = "u1" } } }
     assert.same({ { id = "s1", level = 2 } }, def.skills)
     assert.same({ { id = "u9", priority = 3 }, { id = "u1", priority = 1 } }, def.members)
   end)
 
   it("reads the flows list and the queue object of extra fields", function()
-    local def = parse { queue_id = "q1", flows = { "f1", "f2" }, queue = { enableTranscription = true } }
-    assert.same({ "f1", "f2" }, def.flows)
+    local def = parse { queue_id = Q1, flows = { F1, F2 }, queue = { enableTranscription = true } }
+    assert.same({ F1, F2 }, def.flows)
     assert.same({ enableTranscription = true }, def.queue)
   end)
 
   it("turns a repeated member key into a finding, keeping the first value", function()
-    local def, c = parse [[{"queue_id": "q1", "members": {"u1": 2, "u2": 1, "u1": 5}}]]
+    local def, c = parse [[{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "members": {"u1": 2, "u2": 1, "u1": 5}}]]
     assert.same({ { id = "u1", priority = 2 }, { id = "u1", priority = 5, duplicate = true }, { id = "u2", priority = 1 } },
       def.members)
     assert.equal(1, #c.findings)
@@ -54,7 +57,7 @@ describe("definitions", function()
   end)
 
   it("turns a repeated id in the list form into a finding", function()
-    local _, c = parse { queue_id = "q1", members = { { id = "u1", priority = 1 }, { id = "u1", priority = 4 } },
+    local _, c = parse { queue_id = Q1, members = { { id = "u1", priority = 1 }, { id = "u1", priority = 4 } },
       skills = { { id = "s1", level = 1 }, { id = "s1", level = 2 } } }
     local kinds = {}
     for _, f in ipairs(c.findings) do kinds[#kinds + 1] = f.kind end
@@ -63,7 +66,7 @@ describe("definitions", function()
   end)
 
   it("turns an unknown wrap_up_policy string into a finding, not an error", function()
-    local def, c = parse { queue_id = "q1", wrap_up_policy = "sometimes" }
+    local def, c = parse { queue_id = Q1, wrap_up_policy = "sometimes" }
     assert.truthy(def)
     assert.equal("invalid-value", c.findings[1].kind)
     assert.equal("wrap_up_policy", c.findings[1].definition_field)
@@ -71,7 +74,7 @@ describe("definitions", function()
   end)
 
   it("warns about an unknown key, naming the closest known one", function()
-    local def, c = parse { queue_id = "q1", memebrs = {} }
+    local def, c = parse { queue_id = Q1, memebrs = {} }
     assert.truthy(def)
     assert.matches("unknown key 'memebrs' is ignored %(did you mean 'members'%?%)", c.warnings[1])
   end)
@@ -98,7 +101,7 @@ describe("definitions", function()
 
   it("refuses a file over 1 MB before reading it", function()
     local dir = h.tmpdir()
-    h.write(dir .. "/big.json", '{"queue_id": "q1", "description": "' .. string.rep("x", 10 * 1024 * 1024) .. '"}')
+    h.write(dir .. "/big.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "description": "' .. string.rep("x", 10 * 1024 * 1024) .. '"}')
     local def, c = definitions.load(dir .. "/big.json")
     assert.is_nil(def)
     assert.matches("larger than the limit of 1048576", c.errors[1].reason)
@@ -167,8 +170,8 @@ describe("definitions", function()
     end)
 
     it("rejects the same queue_id in two files, naming both", function()
-      h.write(dir .. "/a.json", '{"queue_id": "same"}')
-      h.write(dir .. "/b.json", '{"queue_id": "same"}')
+      h.write(dir .. "/a.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5"}')
+      h.write(dir .. "/b.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5"}')
       local defs, errs = definitions.load_all { dir }
       assert.equal(1, #defs)
       assert.equal(dir .. "/b.json", errs[1].file)

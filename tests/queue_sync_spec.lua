@@ -202,10 +202,11 @@ describe("queue-sync on the example org", function()
   end)
 
   it("fails a queue that does not exist and goes on with the others (exit 1)", function()
-    h.write(dir .. "/ghost.json", '{"queue_id": "no-such-queue", "name": "Ghost"}')
+    h.write(dir .. "/ghost.json", '{"queue_id": "00000000-0000-4000-8000-0000000000ff", "name": "Ghost"}')
     local r = sync { EXAMPLES .. "/claims.json", dir .. "/ghost.json" }
     assert.equal(1, r.status)
-    assert.matches("failed +Ghost %(no%-such%-%) +queue no%-such%-queue does not exist in this org", r.stdout)
+    assert.matches("failed +Ghost %(00000000%) +queue 00000000%-0000%-4000%-8000%-0000000000ff does not exist in this org",
+      r.stdout)
     assert.same({ "unchanged", "failed" }, statuses(r.report))
   end)
 

@@ -13,6 +13,8 @@ local text = require "gcrun.text"
 local M = {}
 
 M.MAX_FILE = 1024 * 1024   -- a definition is a few kilobytes; this is plenty
+M.MAX_UNKNOWN_NAMED = 10   -- unknown keys warned about one by one
+M.MAX_FINDINGS = 100       -- duplicates (and such) the rules correct in one file
 
 -- The tutorial's defaults for fields a file leaves out.
 M.DEFAULTS = {
@@ -29,6 +31,11 @@ for _, k in ipairs(M.KNOWN) do KNOWN[k] = true end
 
 -- QueueRequest fields gcrun manages itself; `queue` may not set them.
 local MANAGED = { name = "name", description = "description", acwSettings = "wrap_up_policy / acw_*" }
+
+-- The shape of the API's ids (queues, flows): a UUID. Checked before an
+-- id goes into a URL path, where "." or ".." would name another resource.
+local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+function M.is_id(s) return type(s) == "string" and s:match(UUID) ~= nil end
 
 local function is_object(v) return type(v) == "table" and not json.is_array(v) end
 
@@ -180,7 +187,7 @@ function M.parse(bytes, file)
   local dups = { members = {}, skills = {} }
   for _, d in ipairs(jsonscan.duplicates(bytes)) do
     if d.parent == "" then
-      c:error(d.key, "appears twice (line %d, column %d); say it once", d.line, d.column)
+      c:error(d.key, "appears more than once (repeated at line %d, column %d); say it once", d.line, d.column)
     elseif dups[d.parent] and dups[d.parent][d.key] == nil then
       local first = d.first and json.decode(d.first)
       dups[d.parent][d.key] = first
@@ -195,9 +202,14 @@ function M.parse(bytes, file)
   local unknown = {}
   for k in pairs(raw) do if not KNOWN[k] then unknown[#unknown + 1] = k end end
   table.sort(unknown)
-  for _, k in ipairs(unknown) do
+  -- a few named, with a suggestion each; a hostile file's thousands counted
+  for i, k in ipairs(unknown) do
+    if i > M.MAX_UNKNOWN_NAMED then
+      c:warn("%d more unknown keys are ignored", #unknown - M.MAX_UNKNOWN_NAMED)
+      break
+    end
     local near = text.closest(k, M.KNOWN)
-    c:warn("unknown key '%s' is ignored%s", k, near and string.format(" (did you mean '%s'?)", near) or "")
+    c:warn("unknown key '%s' is ignored%s", text.shorten(k, 64), near and string.format(" (did you mean '%s'?)", near) or "")
   end
 
   local id = raw.queue_id
@@ -205,6 +217,9 @@ function M.parse(bytes, file)
     c:error("queue_id", "is required (the id of the queue to update)")
   elseif type(id) ~= "string" then
     c:error("queue_id", "must be a string, got %s", describe(id))
+  elseif not M.is_id(id) then
+    c:error("queue_id", "must be a queue id (a UUID such as 8b5a7400-cca4-4239-9271-5e22c8399ed5), got %s",
+      describe(text.shorten(id, 64)))
   end
   def.queue_id = id
 
@@ -256,8 +271,9 @@ function M.parse(bytes, file)
       c:error("flows", "must be a list of flow ids, got %s", describe(raw.flows))
     else
       for i, f in ipairs(raw.flows) do
-        if type(f) ~= "string" or f == "" then
-          c:error(string.format("flows[%d]", i), "must be a flow id (a string), got %s", describe(f))
+        if type(f) ~= "string" or not M.is_id(f) then
+          c:error(string.format("flows[%d]", i), "must be a flow id (a UUID), got %s",
+            describe(type(f) == "string" and text.shorten(f, 64) or f))
         else
           def.flows[#def.flows + 1] = f
         end
@@ -281,6 +297,12 @@ function M.parse(bytes, file)
         end
       end
     end
+  end
+  -- each finding costs the rules a pass over the members or skills: a file
+  -- with thousands of duplicates is not a typo to correct but a file to fix
+  if #c.findings > M.MAX_FINDINGS then
+    c:error("", "%d duplicate or invalid entries; gcrun corrects at most %d in a file, fix the file",
+      #c.findings, M.MAX_FINDINGS)
   end
   def.findings = #c.findings > 0 and c.findings or NOTHING
   if #c.errors > 0 then return nil, c end

@@ -297,6 +297,9 @@ local function build_path(req)
   path = path:gsub("{([%w_]+)}", function(name)
     local v = req.params and req.params[name]
     if v == nil or v == "" then error(string.format("path %s needs params.%s", req.path, name), 4) end
+    -- encoding leaves . and .. as they are, and the URL's dot segments would
+    -- then name another resource (/queues/.. is /routing)
+    if v == "." or v == ".." then error(string.format("path %s: params.%s may not be '%s'", req.path, name, v), 4) end
     return core.encode(tostring(v))
   end)
   local q = req.query

@@ -21,14 +21,30 @@ function M.distance(a, b)
 end
 
 -- The candidate closest to word, if it is close enough to be a likely typo.
+-- The distance is at least the difference in length, so candidates too
+-- short or too long are never measured: a 900 KB word costs nothing.
 function M.closest(word, candidates)
+  local limit = math.max(2, #word // 3)
   local best, best_d
+  local lower = nil
   for _, c in ipairs(candidates) do
-    local d = M.distance(word:lower(), c:lower())
-    if not best_d or d < best_d then best, best_d = c, d end
+    if math.abs(#word - #c) <= limit then
+      lower = lower or word:lower()
+      local d = M.distance(lower, c:lower())
+      if not best_d or d < best_d then best, best_d = c, d end
+    end
   end
-  if best and best_d <= math.max(2, #word // 3) then return best end
+  if best and best_d <= limit then return best end
   return nil
+end
+
+-- s cut to at most max bytes (on a UTF-8 character boundary), with "..."
+-- when it was cut.
+function M.shorten(s, max)
+  if #s <= max then return s end
+  local cut = max
+  while cut > 0 and (s:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end
+  return s:sub(1, cut) .. "..."
 end
 
 -- "a, b and c"

@@ -3,6 +3,7 @@
 -- (a 400 becomes "rejected", with the problems the correction rules read),
 -- the one paginator, and counting requests, retries and 429s for the
 -- queue or flow they were made for.
+local answers = require "gcrun.api.answers"
 local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
 local problems = require "gcrun.api.problems"
@@ -99,7 +100,7 @@ function M.pager(api, path, params, query, what, how)
   local req, seen, pages, count = { path = path, params = params, query = q }, {}, 0, nil
   return function()
     if not req then return nil end
-    local body = M.run(api, req, what):json(decode)
+    local body = answers.page(M.run(api, req, what):json(decode), what)
     pages = pages + 1
     if pages == 1 then count = announced(body) end
     local entities = body.entities or {}

@@ -9,6 +9,7 @@
 --          /api/v2/users/{id}/routingskills/bulk, at most 50 a call
 --   flows  one locked edit per flow (api/platform_flows.lua)
 -- The methods are the dialect contract of gcrun.api.
+local answers = require "gcrun.api.answers"
 local call = require "gcrun.api.call"
 local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
@@ -68,7 +69,7 @@ function P:agents(ids)
   local _, errs = http.parallel(groups, function(group)
     local resp = self:call({ path = "/api/v2/users", query = { id = table.concat(group, ","), expand = "skills",
       pageSize = defaults.user_batch } }, "GET users")
-    for _, u in ipairs(resp:json({ read_only = true }).entities or {}) do
+    for _, u in ipairs(answers.page(resp:json({ read_only = true }), "GET users").entities or {}) do
       local skills = {}
       for _, s in ipairs(u.skills or {}) do skills[s.id] = s.proficiency end
       agents[u.id] = { name = u.name, skills = skills }
@@ -106,7 +107,8 @@ function P:read(def)
     if not seen[m.id] then seen[m.id] = true; ids[#ids + 1] = m.id end
   end
   local jobs = {
-    function() return self:call({ path = QUEUE, params = { id = id } }, "GET queue " .. id):json() end,
+    function() return answers.queue(self:call({ path = QUEUE, params = { id = id } }, "GET queue " .. id):json(), id,
+      "GET queue " .. id) end,
     function() return self:members(id) end,
     function() return self:agents(ids) end,
     function() return self:consumers(id) end,
@@ -223,7 +225,7 @@ function P:execute(queue_id, plan, current)
       local request = mapping.queue_request(plan.desired, current.queue)
       local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = request,
         idempotent = true }, "PUT queue")
-      current.queue = resp:json()
+      current.queue = answers.queue(resp:json(), queue_id, "PUT queue")
     end
   end
   if #added > 0 or #removed > 0 then

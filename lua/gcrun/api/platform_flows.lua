@@ -13,6 +13,7 @@
 -- not: when a save or a publish was in flight as the edit stopped, one
 -- read of the flow (also cleanup work) says which version is saved and
 -- which is published, and the result says so.
+local answers = require "gcrun.api.answers"
 local call = require "gcrun.api.call"
 local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
@@ -27,8 +28,8 @@ local ACTION = "/api/v2/flows/actions/"
 local FLOW, LATEST = "/api/v2/flows/{id}", "/api/v2/flows/{id}/latestconfiguration"
 
 local function latest(api, flow_id)
-  return api:call({ path = LATEST, params = { id = flow_id } },
-    "GET flow configuration"):json()
+  return answers.object(api:call({ path = LATEST, params = { id = flow_id } },
+    "GET flow configuration"):json(), "GET flow configuration " .. flow_id)
 end
 
 -- Check the flow out, waiting while another user holds it (or breaking
