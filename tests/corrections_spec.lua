@@ -128,8 +128,8 @@ describe("correction rules", function()
   end)
 
   it("handles the findings of a definition file before anything is sent", function()
-    local def, c = definitions.parse([[{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "members": [{"id": "u1", "priority": 2}, {"id": "u1",
-      "priority": 5}], "wrap_up_policy": "whenever"}]], "q.json")
+    local def, c = definitions.parse([[{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5",
+      "members": [{"id": "u1", "priority": 2}, {"id": "u1", "priority": 5}], "wrap_up_policy": "whenever"}]], "q.json")
     local done, left = correct.apply(rules, def, c.findings)
     assert.same({ "duplicate-member", "invalid-wrap-up-policy" }, rule_names(done))
     assert.same({}, left)

@@ -4,6 +4,8 @@
 local definitions = require "gcrun.definitions"
 local h = require "tests.helpers"
 
+local Q = "8b5a7400-cca4-4239-9271-5e22c8399ed5"
+
 -- CPU seconds, not wall time: the machine running the tests may be busy
 local function timed(fn)
   local t = os.clock()
@@ -31,14 +33,14 @@ describe("definition checks on hostile files", function()
   end
 
   it("checks 170,000 repeats of one member key at once, as one finding", function()
-    local def, c = load("repeats.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "members": {' .. string.rep('"u":1,', 170000) .. '"u":2}}')
+    local def, c = load("repeats.json", '{"queue_id": "' .. Q .. '", "members": {' .. string.rep('"u":1,', 170000) .. '"u":2}}')
     assert.truthy(def, c.errors[1] and c.errors[1].reason)
     assert.equal(1, #c.findings)
     assert.equal("duplicate_member", c.findings[1].kind)
   end)
 
   it("rejects 90,000 repeats of a top-level key with one error", function()
-    local def, c = load("top.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", '
+    local def, c = load("top.json", '{"queue_id": "' .. Q .. '", '
       .. string.rep('"name":"x",', 90000) .. '"name":"y"}')
     assert.is_nil(def)
     assert.equal(1, #c.errors)
@@ -47,12 +49,12 @@ describe("definition checks on hostile files", function()
   end)
 
   it("checks 100,000 distinct member keys", function()
-    local def = load("distinct.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "members": {' .. rep(100000, '"%x":1') .. '}}')
+    local def = load("distinct.json", '{"queue_id": "' .. Q .. '", "members": {' .. rep(100000, '"%x":1') .. '}}')
     assert.equal(100000, #def.members)
   end)
 
   it("warns about one 900 KB unknown key without measuring it against every known one", function()
-    local def, c = load("long.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "' .. string.rep("x", 900000) .. '": 1}')
+    local def, c = load("long.json", '{"queue_id": "' .. Q .. '", "' .. string.rep("x", 900000) .. '": 1}')
     assert.truthy(def)
     assert.equal(1, #c.warnings)
     assert.matches("unknown key 'x+%.%.%.' is ignored$", c.warnings[1])
@@ -60,7 +62,7 @@ describe("definition checks on hostile files", function()
   end)
 
   it("names ten of 50,000 unknown keys and counts the rest", function()
-    local def, c = load("unknown.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", ' .. rep(50000, '"k%x": 1') .. '}')
+    local def, c = load("unknown.json", '{"queue_id": "' .. Q .. '", ' .. rep(50000, '"k%x": 1') .. '}')
     assert.truthy(def)
     assert.equal(definitions.MAX_UNKNOWN_NAMED + 1, #c.warnings)
     assert.matches("49990 more unknown keys are ignored", c.warnings[#c.warnings])
@@ -68,7 +70,7 @@ describe("definition checks on hostile files", function()
 
   it("refuses a file with 55,000 duplicated skills instead of correcting each one", function()
     -- each finding costs the correction rules a pass over the skills
-    local def, c = load("pairs.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "skills": {' .. rep(55000, '"%x":1,"%x":2') .. '}}')
+    local def, c = load("pairs.json", '{"queue_id": "' .. Q .. '", "skills": {' .. rep(55000, '"%x":1,"%x":2') .. '}}')
     assert.is_nil(def)
     assert.matches("55000 duplicate or invalid entries; gcrun corrects at most 100", c.errors[1].reason)
   end)
@@ -78,21 +80,21 @@ describe("escaped keys", function()
   local function parse(text) return definitions.parse(text, "q.json") end
 
   it("rejects a top-level key repeated with escapes, instead of letting the later win", function()
-    local def, c = parse('{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "name": "Sales", "\\u006eame": "Other"}')
+    local def, c = parse('{"queue_id": "' .. Q .. '", "name": "Sales", "\\u006eame": "Other"}')
     assert.is_nil(def)
     assert.equal("name", c.errors[1].field)
     assert.matches("appears more than once", c.errors[1].reason)
   end)
 
   it("finds a member repeated with escapes, keeping the first", function()
-    local def, c = parse('{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "members": {"u1": 2, "\\u0075\\u0031": 5}}')
+    local def, c = parse('{"queue_id": "' .. Q .. '", "members": {"u1": 2, "\\u0075\\u0031": 5}}')
     assert.equal(1, #c.findings)
     assert.equal("duplicate_member", c.findings[1].kind)
     assert.same({ { id = "u1", priority = 2 }, { id = "u1", priority = 5, duplicate = true } }, def.members)
   end)
 
   it("finds repeats of keys escaped in every way JSON allows", function()
-    local def, c = parse('{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "skills": {"a/\\"\\u00e9\\ud83d\\ude00": 1, '
+    local def, c = parse('{"queue_id": "' .. Q .. '", "skills": {"a/\\"\\u00e9\\ud83d\\ude00": 1, '
       .. '"a\\/\\u0022\195\169\240\159\152\128": 2}, "\\u006dembers": {}}')
     assert.truthy(def, c.errors[1] and c.errors[1].reason)
     assert.equal(1, #c.findings)

@@ -26,7 +26,7 @@ describe("definitions", function()
   end)
 
   it("reads skills and members as objects, in id order, dropping skills at level 0", function()
-    local def = parse [[{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "skills": {"s2": 3, "s1": 0, "s3": 4.5}, "members": {"u2": 2, "u1": 1}}]]
+    local def = parse('{"queue_id": "' .. Q1 .. '", "skills": {"s2": 3, "s1": 0, "s3": 4.5}, "members": {"u2": 2, "u1": 1}}')
     assert.same({ { id = "s2", level = 3 }, { id = "s3", level = 4.5 } }, def.skills)
     assert.same({ { id = "u1", priority = 1 }, { id = "u2", priority = 2 } }, def.members)
   end)
@@ -45,7 +45,7 @@ describe("definitions", function()
   end)
 
   it("turns a repeated member key into a finding, keeping the first value", function()
-    local def, c = parse [[{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "members": {"u1": 2, "u2": 1, "u1": 5}}]]
+    local def, c = parse('{"queue_id": "' .. Q1 .. '", "members": {"u1": 2, "u2": 1, "u1": 5}}')
     assert.same({ { id = "u1", priority = 2 }, { id = "u1", priority = 5, duplicate = true }, { id = "u2", priority = 1 } },
       def.members)
     assert.equal(1, #c.findings)
@@ -101,7 +101,7 @@ describe("definitions", function()
 
   it("refuses a file over 1 MB before reading it", function()
     local dir = h.tmpdir()
-    h.write(dir .. "/big.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5", "description": "' .. string.rep("x", 10 * 1024 * 1024) .. '"}')
+    h.write(dir .. "/big.json", '{"queue_id": "' .. Q1 .. '", "description": "' .. string.rep("x", 10 * 1024 * 1024) .. '"}')
     local def, c = definitions.load(dir .. "/big.json")
     assert.is_nil(def)
     assert.matches("larger than the limit of 1048576", c.errors[1].reason)
@@ -170,8 +170,8 @@ describe("definitions", function()
     end)
 
     it("rejects the same queue_id in two files, naming both", function()
-      h.write(dir .. "/a.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5"}')
-      h.write(dir .. "/b.json", '{"queue_id": "8b5a7400-cca4-4239-9271-5e22c8399ed5"}')
+      h.write(dir .. "/a.json", '{"queue_id": "' .. Q1 .. '"}')
+      h.write(dir .. "/b.json", '{"queue_id": "' .. Q1 .. '"}')
       local defs, errs = definitions.load_all { dir }
       assert.equal(1, #defs)
       assert.equal(dir .. "/b.json", errs[1].file)

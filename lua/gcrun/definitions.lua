@@ -32,10 +32,13 @@ for _, k in ipairs(M.KNOWN) do KNOWN[k] = true end
 -- QueueRequest fields gcrun manages itself; `queue` may not set them.
 local MANAGED = { name = "name", description = "description", acwSettings = "wrap_up_policy / acw_*" }
 
--- The shape of the API's ids (queues, flows): a UUID. Checked before an
--- id goes into a URL path, where "." or ".." would name another resource.
+-- Ids are checked before they go into a URL path, where "." or ".." would
+-- name another resource. A queue id has the API's shape, a UUID; a flow id
+-- only letters, digits, - and _ (the tutorial's own flow is
+-- "example-flow-id").
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
 function M.is_id(s) return type(s) == "string" and s:match(UUID) ~= nil end
+function M.is_flow_id(s) return type(s) == "string" and #s <= 128 and s:match("^[%w_][%w_%-]*$") ~= nil end
 
 local function is_object(v) return type(v) == "table" and not json.is_array(v) end
 
@@ -209,7 +212,8 @@ function M.parse(bytes, file)
       break
     end
     local near = text.closest(k, M.KNOWN)
-    c:warn("unknown key '%s' is ignored%s", text.shorten(k, 64), near and string.format(" (did you mean '%s'?)", near) or "")
+    c:warn("unknown key '%s' is ignored%s", text.shorten(k, 64),
+      near and string.format(" (did you mean '%s'?)", near) or "")
   end
 
   local id = raw.queue_id
@@ -271,8 +275,8 @@ function M.parse(bytes, file)
       c:error("flows", "must be a list of flow ids, got %s", describe(raw.flows))
     else
       for i, f in ipairs(raw.flows) do
-        if type(f) ~= "string" or not M.is_id(f) then
-          c:error(string.format("flows[%d]", i), "must be a flow id (a UUID), got %s",
+        if not M.is_flow_id(f) then
+          c:error(string.format("flows[%d]", i), "must be a flow id (letters, digits, - and _), got %s",
             describe(type(f) == "string" and text.shorten(f, 64) or f))
         else
           def.flows[#def.flows + 1] = f
