@@ -91,7 +91,7 @@ static size_t scalar_after(const char *text, size_t len, size_t end, size_t *vle
 
 static int arena_reserve(Scan *s, size_t n)
 {
-  if (s->arena_cap - s->arena_len >= n)
+  if (s->arena != NULL && s->arena_cap - s->arena_len >= n)
     return 0;
   size_t cap = s->arena_cap ? s->arena_cap : 256;
   while (cap - s->arena_len < n)
