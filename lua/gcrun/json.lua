@@ -126,6 +126,25 @@ local function flush(out, n)
   return 0
 end
 
+local utf8_len = utf8.len
+
+-- valid_utf8(s) -> s, with each byte that does not begin a valid UTF-8
+-- sequence replaced by U+FFFD. cjson copies such bytes as they are, and a
+-- server's message carrying them would make the report unreadable JSON.
+function M.valid_utf8(s)
+  if utf8_len(s) then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local ok, bad = utf8_len(s, i)
+    if ok then out[#out + 1] = s:sub(i); break end
+    out[#out + 1] = s:sub(i, bad - 1)
+    out[#out + 1] = "\u{FFFD}"
+    i = bad + 1
+  end
+  return table.concat(out)
+end
+local valid_utf8 = M.valid_utf8
+
 local function encode_into(v, out, n, indent, level, sort)
   local tv = type(v)
   if tv ~= "table" then
@@ -134,7 +153,7 @@ local function encode_into(v, out, n, indent, level, sort)
       error("cannot encode a " .. tv .. " as JSON", 0)
     end
     n = n + 1
-    out[n] = encode_scalar(v)
+    out[n] = encode_scalar(tv == "string" and valid_utf8(v) or v)
     return n
   end
   if n >= FLUSH then n = flush(out, n) end
@@ -176,7 +195,7 @@ local function encode_into(v, out, n, indent, level, sort)
     local x = v[k]
     if x == nil then x = v[math.tointeger(tonumber(k))] end
     n = n + 1
-    out[n] = encode_scalar(type(k) == "string" and k or tostring(k))
+    out[n] = encode_scalar(type(k) == "string" and valid_utf8(k) or tostring(k))
     n = n + 1
     out[n] = sep
     n = encode_into(x, out, n, indent, level + 1, sort)

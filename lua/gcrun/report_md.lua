@@ -6,8 +6,16 @@ local view = require "gcrun.report_view"
 
 local M = {}
 
-local function escape(s, in_table)
-  s = tostring(s):gsub("\n", " ")
+-- Text from the org or the files (names, messages) shows as written:
+-- Markdown passes HTML through, so a queue named "<img src=x onerror=...>"
+-- would otherwise be markup wherever the report is shown. A lone & stays
+-- readable; one that would start an entity (&lt; &#60;) is escaped. Code
+-- spans show their text as is, HTML included, so they need none of this.
+local HTML = { ["<"] = "&lt;", [">"] = "&gt;" }
+
+local function escape(s, in_table, in_code)
+  s = tostring(s):gsub("[\r\n]", " ")
+  if not in_code then s = s:gsub("&(#?%w+;)", "&amp;%1"):gsub("[<>]", HTML) end
   if in_table then s = s:gsub("|", "\\|") end
   return s
 end
@@ -15,7 +23,7 @@ end
 local function inline(piece, in_table)
   if piece == nil then return "" end
   if type(piece) ~= "table" then return escape(piece, in_table) end
-  if piece.code then return "`" .. escape(piece.code, in_table):gsub("`", "'") .. "`" end
+  if piece.code then return "`" .. escape(piece.code, in_table, true):gsub("`", "'") .. "`" end
   if piece.strong then return "**" .. escape(piece.strong, in_table) .. "**" end
   if piece.status or piece.add or piece.remove or piece.after then return escape(view.plain(piece), in_table) end
   local out = {}

@@ -1,7 +1,8 @@
 -- A test server that answers each path with a canned body, as a hostile or
 -- broken service might (a queue as a JSON array, invalid UTF-8 in a
 -- message), and lists what it was asked at /seen.
--- args.routes: { ["METHOD /path"] or ["/path"] = { status=, body= } }
+-- args.routes: { ["METHOD /path"] or ["/path"] = { status=, body= | hex= } }
+-- (hex: the body's bytes in hex, for bytes that JSON args cannot carry)
 local cjson = require "cjson"
 
 local M = {}
@@ -19,7 +20,8 @@ function M:handle(req)
   if not r then
     return 404, JSON, cjson.encode { message = "no route " .. req.path, code = "not.found", status = 404 }
   end
-  return r.status or 200, JSON, r.body
+  local body = r.body or (r.hex or ""):gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)
+  return r.status or 200, JSON, body
 end
 
 return M
