@@ -20,14 +20,16 @@ end
 function M.load(path)
   local bundled = check_rules(require "gcrun.corrections", "gcrun.corrections")
   if not path then return bundled end
-  local chunk, err = loadfile(path, "t", strict.env(_G))
+  local chunk, err = loadfile(path, "t", strict.env(strict.without_exit(_G, "rule file " .. path)))
   if not chunk then errors.raise("input", "rule file %s", err) end
   local ok, result = pcall(chunk)
+  if not ok and errors.is(result, "input") then error(result, 0) end   -- names the file already
   if not ok then errors.raise("input", "rule file %s: %s", path, errors.message(result)) end
   if type(result) == "function" then
     local copy = {}
     for i, r in ipairs(bundled) do copy[i] = r end
     ok, result = pcall(result, copy)
+    if not ok and errors.is(result, "input") then error(result, 0) end
     if not ok then errors.raise("input", "rule file %s: %s", path, errors.message(result)) end
   end
   return check_rules(result, path)

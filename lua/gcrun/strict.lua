@@ -1,6 +1,8 @@
 -- Strict global environments for scripts: reading a global that does not
 -- exist, or creating a new one, is an error naming the variable, so a typo
 -- in a migration script fails at once instead of acting on nil.
+local errors = require "gcrun.errors"
+
 local M = {}
 
 function M.env(base)
@@ -17,6 +19,23 @@ function M.env(base)
       error(string.format("assignment to undeclared global '%s' (use local)", tostring(name)), 2)
     end,
   })
+end
+
+-- without_exit(base, who) -> a base like `base` whose os.exit raises an
+-- error naming `who` instead of ending the process: a rule file that
+-- called it would end the run with status 0, no report, and flows perhaps
+-- left checked out. (require "os" gets the same table.)
+function M.without_exit(base, who)
+  local os_ = {}
+  for k, v in pairs(base.os) do os_[k] = v end
+  os_.exit = function()
+    error(errors.new("input", string.format("%s called os.exit; a rule file cannot end the run", who)), 0)
+  end
+  local require_ = base.require
+  return setmetatable({ os = os_, require = function(name)
+    if name == "os" then return os_ end
+    return require_(name)
+  end }, { __index = base })
 end
 
 return M
