@@ -36,7 +36,8 @@ usage (nothing sent), 3 authentication or permission failure, 4 the service
 cannot be reached, 130 interrupted.]],
   options = {
     { "dry-run", "read the org and print the plan; send no write" },
-    { "report=FILE", "where to write the impact report or the plan (- for stdout)", default = "queue_impact_report.json",
+    { "report=FILE", "where to write the impact report or the plan (- for stdout)",
+      default = "queue_impact_report.json",
       default_if = { ["dry-run"] = "queue_plan_report.json" } },
     { "format=FMT", "report format (default: from the report file's extension)", choices = { "json", "md", "html" } },
     { "concurrency=N", "queues processed at once", type = "integer", default = defaults.concurrency,

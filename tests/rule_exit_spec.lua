@@ -37,7 +37,7 @@ describe("os.exit in a rule file", function()
         return bundled
       end]]
     assert.equal(1, r.status, r.stderr)
-    assert.matches("rule file " .. path:gsub("%p", "%%%0") .. " called os.exit; a rule file cannot end the run", r.stderr)
+    assert.matches("rule file " .. path:gsub("%p", "%%%0") .. " called os.exit; a rule file cannot end the run", r.stdout)
     assert.equal("failed", r.report.changes[1].status)
     assert.matches("called os.exit", r.report.changes[1].error)
   end)

@@ -32,7 +32,10 @@ end
 -- write will be), and path is not a directory or other special file.
 function M.report_path(path, how)
   how = how or {}
-  if path == "-" then return end   -- stdout
+  if path == "-" then   -- stdout holds the report alone; the lines for people go to stderr
+    require("gcrun.log").configure { results = io.stderr }
+    return
+  end
   local st = sys.stat(path)
   if st and st.type == "directory" then usage("--report %s is a directory; name a file in it", path) end
   if st and st.type ~= "file" then usage("--report %s exists and is not a regular file", path) end
