@@ -62,10 +62,10 @@ for _, dialect in ipairs(api_of.DIALECTS) do
     end)
 
     it("raises not_found for a queue the org does not have", function()
-      local ok, err = pcall(api.read, api:scope(), definition { queue_id = "no-such-queue" })
+      local ok, err = pcall(api.read, api:scope(), definition { queue_id = "00000000-0000-4000-8000-0000000000ff" })
       assert.is_false(ok)
       assert.equal("not_found", err.code)
-      assert.equal("queue no-such-queue does not exist in this org", err.message)
+      assert.equal("queue 00000000-0000-4000-8000-0000000000ff does not exist in this org", err.message)
     end)
 
     it("plans in the record vocabulary, writes, and then plans nothing", function()

@@ -58,7 +58,7 @@ describe("the Markdown report", function()
 
   it("shows HTML in names and file names as text", function()
     local org = sb.org()
-    local name = '<img src=x onerror="alert(1)"> & <b>Sales</b>'
+    local name = '<img src=x onerror="alert(1)"> & <b>Sales</b> &lt;i&gt;'
     local file = dir .. "/<i>q`1`.json"
     h.write(file, json.encode { queue_id = org.queues[1].id, name = name })
     local r = sb.run { "queue-sync", "--report", dir .. "/r.md", file }
@@ -66,7 +66,7 @@ describe("the Markdown report", function()
     local md = h.read(dir .. "/r.md")
     assert.is_nil(md:find("<img", 1, true))
     assert.is_nil(md:find("<b>", 1, true))
-    assert.truthy(md:find('&lt;img src=x onerror="alert(1)"&gt; &amp; &lt;b&gt;Sales&lt;/b&gt;', 1, true))
+    assert.truthy(md:find('&lt;img src=x onerror="alert(1)"&gt; & &lt;b&gt;Sales&lt;/b&gt; &amp;lt;i&amp;gt;', 1, true))
     assert.truthy(md:find("Definition: `` " .. file .. " ``", 1, true))
   end)
 end)

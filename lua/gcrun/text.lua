@@ -24,12 +24,11 @@ end
 -- The distance is at least the difference in length, so candidates too
 -- short or too long are never measured: a 900 KB word costs nothing.
 function M.closest(word, candidates)
-  local limit = math.max(2, #word // 3)
+  local lower = word:lower()
+  local limit = math.max(2, #lower // 3)
   local best, best_d
-  local lower = nil
   for _, c in ipairs(candidates) do
-    if math.abs(#word - #c) <= limit then
-      lower = lower or word:lower()
+    if math.abs(#lower - #c) <= limit then
       local d = M.distance(lower, c:lower())
       if not best_d or d < best_d then best, best_d = c, d end
     end
