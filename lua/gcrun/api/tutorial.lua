@@ -5,6 +5,7 @@
 -- gcrun.api.problems turns into the kinds the correction rules match. A GET of the queue first lets a queue that is
 -- already as defined be left alone. The methods are the dialect contract
 -- of gcrun.api.
+local answers = require "gcrun.api.answers"
 local call = require "gcrun.api.call"
 local errors = require "gcrun.errors"
 local flowedit = require "gcrun.flowedit"
@@ -45,7 +46,7 @@ function P:read(def)
     if errors.is(resp, "not_found") then errors.raise("not_found", "queue %s does not exist in this org", id) end
     error(resp, 0)
   end
-  local q = resp:json { read_only = true }
+  local q = answers.object(resp:json { read_only = true }, "GET queue " .. id)
   local members = {}
   for _, m in ipairs(q.members or {}) do members[#members + 1] = { id = m.id, ringNumber = m.priority } end
   return { queue = q, members = members, flows = {} }
@@ -101,7 +102,7 @@ end
 function P:execute(queue_id, plan, current)
   local resp = self:call({ method = "PUT", path = QUEUE, params = { id = queue_id }, json = plan.request,
     idempotent = true }, "PUT queue")
-  current.queue = resp:json()
+  current.queue = answers.object(resp:json(), "PUT queue")
   current.members = {}
   for _, m in ipairs(current.queue.members or {}) do
     current.members[#current.members + 1] = { id = m.id, ringNumber = m.priority }
@@ -151,7 +152,8 @@ function P:edit_flow(flow_id, queues, how)
   local result = records.flow(flow_id, self.counters)
   local putting
   local function fetch()
-    return self:call({ path = FLOW, params = { id = flow_id } }, "GET flow " .. flow_id):json()
+    return answers.object(self:call({ path = FLOW, params = { id = flow_id } }, "GET flow " .. flow_id):json(),
+      "GET flow " .. flow_id, { version = "number" })
   end
   local ok, err = pcall(function()
     if not flowedit.prepare(result, fetch(), queues, how) then return end
