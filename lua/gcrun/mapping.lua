@@ -31,10 +31,31 @@ function M.acw_settings(def)
   return { wrapupPrompt = tostring(def.wrap_up_policy) }
 end
 
+-- The ACW fields a definition names, completed from the queue's current
+-- acwSettings for those it leaves out (absent = untouched); nil when it
+-- names none of them.
+function M.wanted_acw(def, current_acw)
+  if def.wrap_up_policy == nil and def.acw_timer_required == nil and def.acw_timeout == nil then return nil end
+  local policy, timer, secs = M.policy_of(current_acw)
+  local full = { wrap_up_policy = def.wrap_up_policy, acw_timer_required = def.acw_timer_required,
+    acw_timeout = def.acw_timeout }
+  if full.wrap_up_policy == nil then full.wrap_up_policy = policy or "required" end
+  if full.acw_timer_required == nil then
+    -- a timeout given alone means the timer is wanted
+    if def.acw_timeout ~= nil then full.acw_timer_required = true else full.acw_timer_required = timer or false end
+  end
+  if full.acw_timeout == nil then full.acw_timeout = secs or 300 end
+  return M.acw_settings(full)
+end
+
 -- The values a definition gives the fields gcrun manages: name,
--- description, acwSettings, and the `queue` object's extra fields.
-function M.managed(def)
-  local want = { name = def.name, description = def.description, acwSettings = M.acw_settings(def) }
+-- description, acwSettings, and the `queue` object's extra fields; only
+-- those the definition names (the others are not managed). `current` is
+-- the queue as read (its acwSettings complete a partial ACW definition).
+function M.managed(def, current)
+  local want = { name = def.name, description = def.description,
+    acwSettings = M.wanted_acw(def, current and current.acwSettings) }
+  if def.division_id then want.division = { id = def.division_id } end
   for k, v in pairs(def.queue or {}) do want[k] = v end
   return want
 end
@@ -47,7 +68,28 @@ function M.queue_request(def, current)
   for k, v in pairs(current) do
     if not read_only[k] then req[k] = v end
   end
-  for k, v in pairs(M.managed(def)) do req[k] = json.copy(v) end
+  for k, v in pairs(M.managed(def, current)) do req[k] = json.copy(v) end
+  return req
+end
+
+-- The settings a new queue gets besides what its definition names: the
+-- CreateQueueRequest requires acwSettings, mediaSettings and
+-- skillEvaluationMethod. These are the service's own defaults for a queue
+-- made in the admin UI.
+local MEDIA = { "call", "callback", "chat", "email", "message" }
+
+function M.create_request(def)
+  local req = M.managed(def, nil)
+  req.id = nil
+  if not req.acwSettings then req.acwSettings = { wrapupPrompt = "OPTIONAL" } end
+  if not req.mediaSettings then
+    req.mediaSettings = {}
+    for _, m in ipairs(MEDIA) do
+      req.mediaSettings[m] = { alertingTimeoutSeconds = m == "email" and 300 or 8,
+        serviceLevel = { percentage = 0.8, durationMs = m == "email" and 86400000 or 20000 } }
+    end
+  end
+  req.skillEvaluationMethod = req.skillEvaluationMethod or "ALL"
   return req
 end
 
@@ -56,16 +98,17 @@ end
 local BASE_FIELDS = { "acwSettings", "description", "name" }
 
 function M.managed_changes(def, current)
-  local want = M.managed(def)
+  local want = M.managed(def, current)
   local fields = BASE_FIELDS
-  if next(def.queue or {}) then
+  if next(def.queue or {}) or want.division then
     fields = {}
     for k in pairs(want) do fields[#fields + 1] = k end
     table.sort(fields)
   end
   local changes = {}
   for _, k in ipairs(fields) do
-    if not json.equal(current[k], want[k]) then
+    if want[k] ~= nil and not json.equal(current[k], want[k]) and not (k == "division" and current.division
+        and current.division.id == want.division.id) then
       changes[#changes + 1] = { field = k, before = json.copy(current[k]), after = json.copy(want[k]) }
     end
   end
