@@ -157,18 +157,42 @@ function M.policy_of(acw)
   return nil   -- MANDATORY_FORCED_TIMEOUT and anything newer: no definition equivalent
 end
 
--- definition(queue, members, agents) -> a definition in the tutorial's
--- format, such that syncing it back changes nothing. Queues have no skills
--- of their own in the Platform API: the exported skills are those every
--- member has at the same proficiency.
-function M.definition(queue, members, agents)
+-- definition(queue, members, agents [, opts]) -> a definition such that
+-- syncing it back changes nothing; plus the wrapupPrompt it could not say,
+-- if any. Queues have no skills of their own in the Platform API: the
+-- exported skills are those every member has at the same proficiency.
+-- opts: {skills = {id = name}, portable = true: names only (members by
+-- email, skills by name, no ids), else names beside ids (the list forms
+-- with `name` and `email` next to each id)}. Keys are in a stable order.
+function M.definition(queue, members, agents, opts)
+  opts = opts or {}
+  local skill_names = opts.skills or {}
   local policy, timer, secs = M.policy_of(queue.acwSettings)
   local def = {
-    queue_id = queue.id, name = queue.name, description = queue.description or "", outbound_queue = false,
+    queue_id = not opts.portable and queue.id or nil, name = queue.name, description = queue.description or "",
+    division = queue.division and (queue.division.name or queue.division.id) or nil,
     wrap_up_policy = policy or "required", acw_timer_required = timer or false, acw_timeout = secs or 300,
-    members = {}, skills = {},
   }
-  for _, m in ipairs(members) do def.members[m.id] = m.ringNumber or 1 end
+  local anonymous = {}
+  local sorted = {}
+  for _, m in ipairs(members) do sorted[#sorted + 1] = m end
+  table.sort(sorted, function(a, b) return (a.name or a.id) < (b.name or b.id) end)
+  if opts.portable then
+    def.members = {}
+    for _, m in ipairs(sorted) do
+      local a = agents[m.id] or {}
+      local key = a.email or a.username
+      if not key then key = m.id; anonymous[#anonymous + 1] = m.name or m.id end
+      def.members[key] = math.tointeger(m.ringNumber) or m.ringNumber or 1
+    end
+  else
+    def.members = json.array({})
+    for _, m in ipairs(sorted) do
+      local a = agents[m.id] or {}
+      def.members[#def.members + 1] = { id = m.id, name = m.name or a.name, email = a.email,
+        priority = math.tointeger(m.ringNumber) or m.ringNumber or 1 }
+    end
+  end
   local common
   for _, m in ipairs(members) do
     local have = agents[m.id] and agents[m.id].skills or {}
@@ -181,8 +205,19 @@ function M.definition(queue, members, agents)
       end
     end
   end
-  for id, p in pairs(common or {}) do if p > 0 then def.skills[id] = p end end
-  return def, policy == nil and queue.acwSettings.wrapupPrompt or nil
+  local ids = {}
+  for id, p in pairs(common or {}) do if p > 0 then ids[#ids + 1] = id end end
+  table.sort(ids, function(a, b) return (skill_names[a] or a) < (skill_names[b] or b) end)
+  if opts.portable then
+    def.skills = {}
+    for _, id in ipairs(ids) do def.skills[skill_names[id] or id] = math.tointeger(common[id]) or common[id] end
+  else
+    def.skills = json.array({})
+    for _, id in ipairs(ids) do
+      def.skills[#def.skills + 1] = { id = id, name = skill_names[id], level = math.tointeger(common[id]) or common[id] }
+    end
+  end
+  return def, policy == nil and queue.acwSettings.wrapupPrompt or nil, anonymous
 end
 
 return M
