@@ -214,7 +214,8 @@ function M.definition(queue, members, agents, opts)
   else
     def.skills = json.array({})
     for _, id in ipairs(ids) do
-      def.skills[#def.skills + 1] = { id = id, name = skill_names[id], level = math.tointeger(common[id]) or common[id] }
+      local level = math.tointeger(common[id]) or common[id]
+      def.skills[#def.skills + 1] = { id = id, name = skill_names[id], level = level }
     end
   end
   return def, policy == nil and queue.acwSettings.wrapupPrompt or nil, anonymous
