@@ -169,7 +169,7 @@ function M.definition(queue, members, agents, opts)
   local skill_names = opts.skills or {}
   local policy, timer, secs = M.policy_of(queue.acwSettings)
   local def = {
-    queue_id = not opts.portable and queue.id or nil, name = queue.name, description = queue.description or "",
+    queue_id = not opts.portable and queue.id or nil, name = queue.name, description = queue.description,
     division = queue.division and (queue.division.name or queue.division.id) or nil,
     wrap_up_policy = policy or "required", acw_timer_required = timer or false, acw_timeout = secs or 300,
   }

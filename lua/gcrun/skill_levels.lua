@@ -9,13 +9,15 @@ local M = {}
 -- settle(defs [, names]) -> {agent = {skill = level}} for the agents and
 -- skills asked at more than one level (the others need no override); warns
 -- about each, naming agents and skills by name when `names` ({users =,
--- skills =}, id -> name) knows them. Definitions that leave members out
--- are not compared (their members are known only once read).
+-- skills =}, id -> name) knows them. A definition that leaves members out
+-- is compared once its queue's members are read: M.kept says whether a
+-- removal it asks for loses to a skill another definition gives.
 function M.settle(defs, names)
   names = names or {}
   local users, skill_names = names.users or {}, names.skills or {}
   local asked = {}   -- agent -> skill -> { level = highest, files = {file = level} }
   local label = {}   -- agent -> what a file called it (an email)
+  local given = {}   -- agent -> skill -> {level=, file=}: given above 0 by a definition with members
   for _, def in ipairs(defs) do
     for _, m in ipairs(def.members or {}) do
       asked[m.id] = asked[m.id] or {}
@@ -25,9 +27,15 @@ function M.settle(defs, names)
         asked[m.id][s.id] = a
         a.files[def.file] = s.level
         if s.level > a.level then a.level = s.level end
+        if s.level > 0 then
+          given[m.id] = given[m.id] or {}
+          local g = given[m.id][s.id]
+          if not g or s.level > g.level then given[m.id][s.id] = { level = s.level, file = def.file } end
+        end
       end
     end
   end
+  M.given, M.names, M.warned = given, { users = users, skills = skill_names }, {}
   local levels, conflicts = {}, {}
   for agent, skills in pairs(asked) do
     for skill, a in pairs(skills) do
@@ -59,6 +67,21 @@ function M.settle(defs, names)
     log.warn(c)
   end
   return levels
+end
+
+-- kept(agent, agent_name, skill, file) -> true when a definition of this
+-- run gives the agent the skill that `file` removes (from a queue whose
+-- members it leaves as they are): the removal is not made, with a warning.
+function M.kept(agent, agent_name, skill, file)
+  local g = M.given and M.given[agent] and M.given[agent][skill]
+  if not g then return false end
+  local key = agent .. "\0" .. skill .. "\0" .. file
+  if not M.warned[key] then
+    M.warned[key] = true
+    log.warn(string.format("agent %s (%s) gets skill %s at levels %s from %s, removed by %s: %s is used for all",
+      agent_name or agent, agent:sub(1, 8), M.names.skills[skill] or skill, g.level, g.file, file, g.level))
+  end
+  return true
 end
 
 return M

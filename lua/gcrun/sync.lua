@@ -172,6 +172,7 @@ local function sync_all(ctx, run)
   local defs = {}
   for i, rec in ipairs(run.queues) do defs[i] = rec.def end
   resolve.run(prep, defs, ctx.names)
+  for _, rec in ipairs(run.queues) do rec.queue_id = rec.def.queue_id end
   ctx.api.opts.skill_levels = skill_levels.settle(defs, ctx.names)
   timeline.phase("queues")
   http.parallel(run.queues, function(rec)

@@ -19,6 +19,7 @@ local platform_flows = require "gcrun.api.platform_flows"
 local records = require "gcrun.result"
 local removals = require "gcrun.skill_removal"
 local retry = require "gcrun.retry"
+local skill_levels = require "gcrun.skill_levels"
 local sys = require "gcrun.sys"
 
 local abs = math.abs
@@ -178,6 +179,7 @@ function P:plan(desired, current)
       for _, s in ipairs(skills) do
         local level = levels and levels[s.id] or s.level
         local p = have_skills[s.id]
+        if level == 0 and p ~= nil and skill_levels.kept(id, agent.name, s.id, desired.file) then level = p end
         -- level 0: the skill is removed (when the agent has it)
         if (level == 0 and p ~= nil) or (level ~= 0 and p ~= level and (p == nil or abs(p - level) > 1e-9)) then
           needed = needed or {}
