@@ -88,7 +88,7 @@ describe("queue-sync on the example org", function()
     -- reports always said, proficiency)
     local grace = {}
     for _, ring in ipairs(billing.ring_numbers) do if ring.member == ORG.users[2].id then grace = ring end end
-    assert.same({ member = ORG.users[2].id, before = 1, after = 2 }, grace)
+    assert.same({ member = ORG.users[2].id, member_name = "Grace Hopper", before = 1, after = 2 }, grace)
     for _, a in ipairs(billing.skill_assignments) do
       for _, s in ipairs(a.skills) do
         assert.is_number(s.level)
@@ -143,7 +143,7 @@ describe("queue-sync on the example org", function()
     assert.matches('name: "Billing" %-> "Billing & Payments"', r.stdout)
     assert.matches("%+ member Grace Hopper", r.stdout)
     assert.matches("ring number of Grace Hopper %(%x+%): 1 %-> 2", r.stdout)
-    assert.matches("skills for Ada Lovelace %(%x+%): Billing 5, English 4", r.stdout)
+    assert.matches("skills for Ada Lovelace %(%x+%): Billing none %-> 5, English none %-> 4", r.stdout)
     assert.matches("flow Inbound 01 %(%x+%) would be edited: node to%-1 queueName", r.stdout)
     assert.is_true(r.report.run.dry_run)
     assert.equal("planned", r.report.changes[1].status)
