@@ -64,6 +64,14 @@ local function lookup(def, field, key, ids, by_name, what)
   end
 end
 
+-- The definition's findings (a member listed twice, by its email) follow
+-- a name that became an id, so the rules find the entries they name.
+local function renamed(def, field, name, id)
+  for _, p in ipairs(def.findings) do
+    if p.definition_field == field and p.entity == name then p.entity, p.id = id, id end
+  end
+end
+
 -- Agents by email or username, `defaults.user_batch` addresses a search.
 local function search_users(api, keys)
   local found = {}
@@ -74,7 +82,7 @@ local function search_users(api, keys)
       local body = api:call({ method = "POST", path = "/api/v2/users/search", json = {
         pageSize = defaults.page_size, pageNumber = page,
         query = json.array { { type = "TERMS", fields = json.array { "email", "username" }, values = values } },
-      } }, "search users by email"):json({ read_only = true })
+      }, idempotent = true }, "search users by email"):json({ read_only = true })   -- a read: safe to resend
       for _, u in ipairs(body.results or {}) do found[#found + 1] = u end
       local pages = math.tointeger(body.pageCount) or 1
       page = page + 1
@@ -105,6 +113,7 @@ local function members(api, defs, names)
         if id then
           names.users[id] = by[lower(key)][1].name or key
           m.id = id
+          renamed(def, "members", key, id)
         else
           -- the plan reports it as unknown-user; the rules decide
           m.unresolved = true
@@ -124,7 +133,7 @@ local function skills(known, defs)
   for _, def in ipairs(defs) do
     for _, s in ipairs(def.skills or {}) do
       local id = lookup(def, "skills." .. s.id, s.id, known, by, "skills")
-      if id and id ~= s.id then s.label = s.id; s.id = id end
+      if id and id ~= s.id then renamed(def, "skills", s.id, id); s.label = s.id; s.id = id end
     end
   end
 end
