@@ -117,6 +117,30 @@ describe("definitions on a live org", function()
     assert.same({}, members_of(now))
   end)
 
+  it("refuses a queue by name with --api tutorial before sending anything (its API finds queues by id)", function()
+    start()
+    local r = sync { "--api", "tutorial", "--base-url", sb.url .. "/tutorial", def("sales", { name = "Sales" }) }
+    assert.equal(2, r.status)
+    assert.matches("sales%.json: queue_id: is required with %-%-api tutorial", r.stderr)
+    assert.equal(0, sb.stats().requests)
+  end)
+
+  it("prints levels and ring numbers as integers, however the service wrote them", function()
+    local lines = {}
+    local log = require "gcrun.log"
+    local event = log.event
+    log.event = function(_, _, line) lines[#lines + 1] = line end
+    local ok, err = pcall(require("gcrun.sync_output").plan, { queue_name = "Billing", queue_id = "q1", file = "f" },
+      { fields_changed = {}, members_added = {}, members_removed = {},
+        ring_changes = { { member = "u1", before = 2.0, after = 5.0 } },
+        skill_assignments = { { user = "u1", skills = { { id = "s1", level = 4.0, before = 2.0 } } } } },
+      { users = { u1 = "Ada Lovelace" }, skills = { s1 = "Billing" } })
+    log.event = event
+    assert(ok, err)
+    assert.same({ "plan for Billing (q1) from f:", "    ring number of Ada Lovelace (u1): 2 -> 5",
+      "    skills for Ada Lovelace (u1): Billing 2 -> 4" }, lines)
+  end)
+
   it("warns about an unknown key with a suggestion, and refuses it under --strict", function()
     start()
     local billing = named(sb.org().queues, "Billing")

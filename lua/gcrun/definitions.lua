@@ -174,7 +174,7 @@ end
 
 -- parse(bytes, file [, opts]) -> definition | nil; plus the checker with
 -- what it found. opts: {defaults = "tutorial" | nil, strict = true: unknown
--- keys are errors, not warnings}
+-- keys are errors, not warnings, ids_only = true: a queue_id is required}
 function M.parse(bytes, file, opts)
   opts = opts or {}
   local DEFAULTS = opts.defaults == "tutorial" and M.DEFAULTS or {}
@@ -225,7 +225,9 @@ function M.parse(bytes, file, opts)
   end
 
   local id = raw.queue_id
-  if id == "" or (id == nil and raw.name == nil) then
+  if id == nil and opts.ids_only then
+    c:error("queue_id", "is required with --api tutorial (its API finds queues by id only)")
+  elseif id == "" or (id == nil and raw.name == nil) then
     c:error("queue_id", "is required when there is no name (the queue is found by its id, or by its name)")
   elseif id ~= nil and type(id) ~= "string" then
     c:error("queue_id", "must be a string, got %s", describe(id))

@@ -208,7 +208,7 @@ function M.run(s)
   local dialect = session.dialect()
   -- absent keys are untouched, unless the tutorial's defaults are asked
   -- for (the tutorial dialect implies them: its PUT replaces everything)
-  local defs, skipped = M.load(s.paths, s.keep_going, { strict = s.strict,
+  local defs, skipped = M.load(s.paths, s.keep_going, { strict = s.strict, ids_only = dialect == "tutorial",
     defaults = s.defaults or (dialect == "tutorial" and "tutorial" or nil) })
   preflight.report_path(s.report, { dry_run = s.dry_run })
   local rules = correct.load(s.rules)
