@@ -212,6 +212,18 @@ describe("definitions on a live org", function()
     assert.same({ "Billing (renamed)" }, names)
   end)
 
+  it("creates a queue from a name alone, and calls that an update", function()
+    start()
+    local r = sync { def("bare", { name = "Bare" }) }
+    assert.equal(0, r.status, r.stdout .. r.stderr)
+    assert.matches("updated     Bare %(%x+%)  created", r.stdout)
+    assert.equal("updated", r.report.changes[1].status)
+    assert.equal(1, r.report.total_queues_updated)
+    local q = named(sb.org().queues, "Bare")
+    assert.same({ wrapupPrompt = "OPTIONAL" }, q.acwSettings)
+    assert.equal("unchanged", sync({ def("bare", { name = "Bare" }) }).report.changes[1].status)
+  end)
+
   it("refuses to create with --no-create; a queue_id that does not exist stays an error", function()
     start()
     local r = sync { "--no-create", def("new", { name = "Nowhere" }) }
@@ -328,6 +340,9 @@ describe("definitions on a live org", function()
 
     local r = sync { dir .. "/defs" }
     assert.equal(0, r.status, r.stdout .. r.stderr)
+    -- the Markdown rendering of the same report says so, by name
+    local md = require("gcrun.report").render(r.report, "md")
+    assert.matches("| Ada Lovelace | `" .. ada.id .. "` |  | 4 → removed | 2 → removed |", md, 1, true)
     org = sb.org()
     assert.is_nil(skills_of(org, ada.id)[billing.id])
     assert.is_nil(skills_of(org, ada.id)[named(org.skills, "French").id])

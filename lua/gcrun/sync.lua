@@ -88,7 +88,8 @@ function M.queue(ctx, rec)
     rec.plan = plan
     return
   end
-  if plan.empty then rec.status = "unchanged"; return end
+  -- (a queue just created was written: updated, though nothing is left to do)
+  if plan.empty then rec.status = api.counters.writes > 0 and "updated" or "unchanged"; return end
   local corrections = 0
   while true do
     local ok, err = pcall(api.execute, api, def.queue_id, plan, current)
