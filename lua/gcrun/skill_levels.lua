@@ -7,7 +7,9 @@ local log = require "gcrun.log"
 local M = {}
 
 -- settle(defs [, names]) -> {agent = {skill = level}} for the agents and
--- skills asked at more than one level (the others need no override); warns
+-- skills asked at more than one level (the others need no override), and
+-- what the run gives (for M.kept: {agents = {agent = {skill = {level=,
+-- file=}}}, names =, warned = {}}); warns
 -- about each, naming agents and skills by name when `names` ({users =,
 -- skills =}, id -> name) knows them. A definition that leaves members out
 -- is compared once its queue's members are read: M.kept says whether a
@@ -35,7 +37,6 @@ function M.settle(defs, names)
       end
     end
   end
-  M.given, M.names, M.warned = given, { users = users, skills = skill_names }, {}
   local levels, conflicts = {}, {}
   for agent, skills in pairs(asked) do
     for skill, a in pairs(skills) do
@@ -66,20 +67,20 @@ function M.settle(defs, names)
     end
     log.warn(c)
   end
-  return levels
+  return levels, { agents = given, names = skill_names, warned = {} }
 end
 
--- kept(agent, agent_name, skill, file) -> true when a definition of this
+-- kept(given, agent, agent_name, skill, file) -> true when a definition of this
 -- run gives the agent the skill that `file` removes (from a queue whose
 -- members it leaves as they are): the removal is not made, with a warning.
-function M.kept(agent, agent_name, skill, file)
-  local g = M.given and M.given[agent] and M.given[agent][skill]
+function M.kept(given, agent, agent_name, skill, file)
+  local g = given and given.agents[agent] and given.agents[agent][skill]
   if not g then return false end
   local key = agent .. "\0" .. skill .. "\0" .. file
-  if not M.warned[key] then
-    M.warned[key] = true
+  if not given.warned[key] then
+    given.warned[key] = true
     log.warn(string.format("agent %s (%s) gets skill %s at levels %s from %s, removed by %s: %s is used for all",
-      agent_name or agent, agent:sub(1, 8), M.names.skills[skill] or skill, g.level, g.file, file, g.level))
+      agent_name or agent, agent:sub(1, 8), given.names[skill] or skill, g.level, g.file, file, g.level))
   end
   return true
 end

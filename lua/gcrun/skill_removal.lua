@@ -13,7 +13,7 @@ function M.split(api, a, current)
   for _, s in ipairs(a.skills) do
     if s.level == 0 then
       api:call({ method = "DELETE", path = "/api/v2/users/{id}/routingskills/{skill}",
-        params = { id = a.user, skill = s.id }, idempotent = true }, "remove skill from " .. a.user)
+        params = { id = a.user, skill = s.id }, idempotent = true }, "remove skill from " .. (a.name or a.user))
       current.agents[a.user].skills[s.id] = nil
     else
       set[#set + 1] = s

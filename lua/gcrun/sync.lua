@@ -174,7 +174,7 @@ local function sync_all(ctx, run)
   for i, rec in ipairs(run.queues) do defs[i] = rec.def end
   resolve.run(prep, defs, ctx.names)
   for _, rec in ipairs(run.queues) do rec.queue_id = rec.def.queue_id end
-  ctx.api.opts.skill_levels = skill_levels.settle(defs, ctx.names)
+  ctx.api.opts.skill_levels, ctx.api.opts.skill_given = skill_levels.settle(defs, ctx.names)
   timeline.phase("queues")
   http.parallel(run.queues, function(rec)
     local ok, err = pcall(M.queue, ctx, rec)

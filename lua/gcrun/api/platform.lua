@@ -179,7 +179,9 @@ function P:plan(desired, current)
       for _, s in ipairs(skills) do
         local level = levels and levels[s.id] or s.level
         local p = have_skills[s.id]
-        if level == 0 and p ~= nil and skill_levels.kept(id, agent.name, s.id, desired.file) then level = p end
+        if level == 0 and p ~= nil and skill_levels.kept(self.opts.skill_given, id, agent.name, s.id, desired.file) then
+          level = p   -- another definition of this run gives it: not removed
+        end
         -- level 0: the skill is removed (when the agent has it)
         if (level == 0 and p ~= nil) or (level ~= 0 and p ~= level and (p == nil or abs(p - level) > 1e-9)) then
           needed = needed or {}
@@ -263,7 +265,7 @@ function P:execute(queue_id, plan, current)
       for i = 1, #skills, size do
         local last = math.min(#skills, i + size - 1)
         self:call({ method = "PATCH", path = "/api/v2/users/{id}/routingskills/bulk", params = { id = a.user },
-          json = skill_rows(skills, i, last), idempotent = true }, "assign skills to " .. a.user)
+          json = skill_rows(skills, i, last), idempotent = true }, "assign skills to " .. (a.name or a.user))
         for j = i, last do current.agents[a.user].skills[skills[j].id] = skills[j].level end
       end
     end
