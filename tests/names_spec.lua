@@ -298,6 +298,16 @@ describe("definitions on a live org", function()
     assert.same({}, members_of(named(sb.org().queues, "Sales")))
   end)
 
+  it("fails a queue whose flow or division no object has, naming the file and field", function()
+    start()
+    local r = sync { def("sales", { name = "Sales", description = "x", flows = { "No Such Flow" } }),
+      def("claims", { name = "Claims", description = "y", division = "Nowhere" }) }
+    assert.equal(1, r.status)
+    assert.matches("failed      Sales .-sales%.json: flows%[1%]: no flow has the name or id 'No Such Flow'", r.stdout)
+    assert.matches("failed      Claims .-claims%.json: division: no division has the name or id 'Nowhere'", r.stdout)
+    assert.equal(0, writes(sb.stats()))
+  end)
+
   it("fails a queue whose name matches several objects, naming the candidates", function()
     local org = json.decode(h.read(EXAMPLE_ORG))
     -- the org has a second skill that differs only in case from "English"
