@@ -376,6 +376,20 @@ describe("definitions on a live org", function()
     assert.equal(0, writes(sb.stats()))
   end)
 
+  it("fails a definition whose queue name two queues answer to (an org made before names were checked)", function()
+    local org = json.decode(h.read(EXAMPLE_ORG))
+    local copy = json.copy(org.queues[2])
+    copy.id, copy.name = "7c3e1d2a-5555-4666-8777-888899990000", "BILLING"
+    org.queues[#org.queues + 1] = copy
+    h.write(dir .. "/org.json", json.encode(org))
+    start { org = dir .. "/org.json" }
+    local r = sync { def("billing", { name = "billing", description = "which one?" }) }
+    assert.equal(1, r.status)
+    assert.matches("name: 'billing' matches 2 queues: BILLING %(7c3e1d2a%-5555%-4666%-8777%-888899990000%), "
+      .. "Billing %(" .. org.queues[1].id:gsub("%p", "%%%0") .. "%); give queue_id", r.stdout)
+    assert.equal(0, writes(sb.stats()))
+  end)
+
   it("removes a skill at level 0 or null from the queue's members, unless another definition gives it", function()
     start()
     local org = sb.org()
