@@ -17,6 +17,7 @@
 local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
 local json = require "gcrun.json"
+local skill_levels = require "gcrun.skill_levels"
 
 local M = {}
 
@@ -235,6 +236,18 @@ function M.run(api, defs, names)
   divisions(api, defs)
   queues(api, defs)
   duplicates(defs)
+end
+
+-- for_run(api, ctx, run): resolve the definitions of every queue record
+-- of a sync (ctx.names learns the names; the report reads them as
+-- run.names), and settle the skill levels they ask for, now in ids.
+function M.for_run(api, ctx, run)
+  run.names = ctx.names
+  local defs = {}
+  for i, rec in ipairs(run.queues) do defs[i] = rec.def end
+  M.run(api, defs, ctx.names)
+  for _, rec in ipairs(run.queues) do rec.queue_id = rec.def.queue_id end
+  ctx.api.opts.skill_levels, ctx.api.opts.skill_given = skill_levels.settle(defs, ctx.names)
 end
 
 -- check(def): raise the definition's resolution error, if it has one.

@@ -27,7 +27,6 @@ local report_names = require "gcrun.report_names"
 local resolve = require "gcrun.resolve"
 local session = require "gcrun.session"
 local signal = require "gcrun.signal"
-local skill_levels = require "gcrun.skill_levels"
 local sync_flows = require "gcrun.sync_flows"
 local sys = require "gcrun.sys"
 local text = require "gcrun.text"
@@ -168,13 +167,7 @@ local function sync_all(ctx, run)
   local bar = progress.new(#run.queues, "queues")
   local printed = 0
   ctx.names = { users = {}, skills = ctx.api:skills() or {}, flows = {} }
-  run.names = ctx.names
-  -- names in the files become ids, with a few bulk reads for the whole run
-  local defs = {}
-  for i, rec in ipairs(run.queues) do defs[i] = rec.def end
-  resolve.run(prep, defs, ctx.names)
-  for _, rec in ipairs(run.queues) do rec.queue_id = rec.def.queue_id end
-  ctx.api.opts.skill_levels, ctx.api.opts.skill_given = skill_levels.settle(defs, ctx.names)
+  resolve.for_run(prep, ctx, run)   -- names in the files become ids, with a few bulk reads
   timeline.phase("queues")
   http.parallel(run.queues, function(rec)
     local ok, err = pcall(M.queue, ctx, rec)
