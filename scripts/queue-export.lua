@@ -1,7 +1,12 @@
 -- gcrun queue-export: write the org's queues as definition files, in the
 -- format queue-sync reads, so that exporting and syncing back changes
--- nothing. It reads through the same engine pieces as queue-sync (the
--- platform dialect's paging, members and agents readers).
+-- nothing. Names are written beside ids (members with their name and
+-- email, skills with their name, the division by name); --portable writes
+-- names only, so the files can be synced into another org where the same
+-- names have other ids. A file that exists and differs from what would be
+-- written is refused (nothing is written) unless --force. It reads through
+-- the same engine pieces as queue-sync (the platform dialect's paging,
+-- members, agents and skills readers).
 local api_of = require "gcrun.api"
 local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
@@ -40,25 +45,50 @@ local function main(opts)
     log.warn(opts.name and string.format("no queue's name matches '%s'", opts.name) or "the org has no queues")
     return 0
   end
+  api:prepare()   -- the org's skills, for their names
   local used = {}
   local names = {}
   for i, q in ipairs(queues) do names[i] = file_name(q, used) end
-  local _, errs = http.parallel(queues, function(q, i)
+  -- every file made first: a refusal writes nothing
+  local texts, errs = http.parallel(queues, function(q)
     local members = api:members(q.id)
     local ids = {}
     for _, m in ipairs(members) do ids[#ids + 1] = m.id end
-    local def, unsupported = mapping.definition(q, members, #ids > 0 and api:agents(ids) or {})
+    local def, unsupported, anonymous = mapping.definition(q, members, #ids > 0 and api:agents(ids) or {},
+      { skills = api:skills(), portable = opts.portable })
     if unsupported then
       log.warn(string.format("%s: wrapupPrompt %s has no definition equivalent; exported as %s", q.name,
         unsupported, def.wrap_up_policy))
     end
-    local path = out .. "/" .. names[i]
-    local ok, err = sys.write_atomic(path, json.encode(def, { pretty = true }) .. "\n")
-    if not ok then errors.raise("export", "cannot write %s", err) end
-    log.info(string.format("  %s -> %s", q.name, path))
+    if #anonymous > 0 then
+      log.warn(string.format("%s: %s no email or username; exported by id, which another org does not know",
+        q.name, text.plural(#anonymous, "member has", "members have")))
+    end
+    return json.encode(def, { pretty = true, sort = true }) .. "\n"
   end, { concurrency = defaults.export_fanout })
   for _, e in pairs(errs) do error(e, 0) end
-  log.info(string.format("queue-export: %s written to %s", text.plural(#queues, "definition"), out))
+  local differ, same = {}, {}
+  for i in ipairs(queues) do
+    local path = out .. "/" .. names[i]
+    local old = sys.stat(path) and sys.read(path, 16 * 1024 * 1024)
+    if old == texts[i] then same[i] = true elseif old and not opts.force then differ[#differ + 1] = path end
+  end
+  if #differ > 0 then
+    errors.raise("usage", "%s would be overwritten with other content: %s; nothing was written (--force overwrites)",
+      text.plural(#differ, "file", "files"), table.concat(differ, ", "))
+  end
+  local written = 0
+  for i, q in ipairs(queues) do
+    local path = out .. "/" .. names[i]
+    if not same[i] then
+      local ok, err = sys.write_atomic(path, texts[i])
+      if not ok then errors.raise("export", "cannot write %s", err) end
+      written = written + 1
+    end
+    log.info(string.format("  %s -> %s%s", q.name, path, same[i] and " (unchanged)" or ""))
+  end
+  log.info(string.format("queue-export: %s written to %s%s", text.plural(written, "definition"), out,
+    written < #queues and string.format(" (%d unchanged)", #queues - written) or ""))
   return 0
 end
 
@@ -69,6 +99,8 @@ return {
   options = {
     { "out=DIR", "directory to write the definition files to", default = "queues" },
     { "name=PATTERN", "only queues whose name starts with PATTERN (* matches anything)" },
+    { "portable", "names only, no ids: files another org (same names, other ids) can be synced with" },
+    { "force", "overwrite files that differ from what the export writes" },
   },
   main = main,
 }

@@ -14,6 +14,7 @@ local function main(opts, paths)
     flows = not opts["no-flows"], extra_flows = opts.flow,
     force_unlock = opts["force-unlock"], lock_wait = opts["lock-wait"],
     rules = opts.rules,
+    defaults = opts.defaults, strict = opts.strict, no_create = opts["no-create"],
   }
 end
 
@@ -45,6 +46,10 @@ cannot be reached, 130 interrupted.]],
     { "max-corrections=N", "correction rounds per queue before giving up", type = "integer",
       default = defaults.max_corrections, check = between(0) },
     { "keep-going", "skip invalid definition files instead of sending nothing" },
+    { "strict", "an unknown key in a definition file is an error, not a warning" },
+    { "defaults=SET", "fill the keys a file leaves out with the tutorial's defaults (else they are untouched;"
+      .. " --api tutorial implies it)", choices = { "tutorial" } },
+    { "no-create", "fail a definition whose queue does not exist instead of creating it" },
     { "flow=ID", "also keep this flow's queue nodes in step (repeatable)", multiple = true },
     { "no-flows", "leave flows alone", conflicts = { "flow" } },
     { "force-unlock", "break a flow lock held by someone else instead of waiting" },

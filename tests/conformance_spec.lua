@@ -17,7 +17,8 @@ local function definition(fields)
     members = { [ADA.id] = 2, [GRACE.id] = 1 }, skills = { [ENGLISH.id] = 3 }, wrap_up_policy = "required",
     acw_timer_required = true, acw_timeout = 120 }
   for k, v in pairs(fields or {}) do raw[k] = v end
-  local def, c = definitions.parse(json.encode(raw), "conformance.json")
+  -- the tutorial's defaults, as --api tutorial implies them (outbound_queue)
+  local def, c = definitions.parse(json.encode(raw), "conformance.json", { defaults = "tutorial" })
   assert(def, c.errors[1] and c.errors[1].reason)
   def.findings = nil
   return def

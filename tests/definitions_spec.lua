@@ -6,15 +6,26 @@ local h = require "tests.helpers"
 local sys = require "gcrun.sys"
 
 local Q1 = "8b5a7400-cca4-4239-9271-5e22c8399ed5"   -- ids shaped as the API's are
-local F1, F2 = "0c6bf3c6-8c1e-4f57-9d43-2b1a3e5d7f01", "0c6bf3c6-8c1e-4f57-9d43-2b1a3e5d7f02"
 
-local function parse(t)
-  return definitions.parse(type(t) == "string" and t or require("gcrun.json").encode(t), "q.json")
+local function parse(t, opts)
+  return definitions.parse(type(t) == "string" and t or require("gcrun.json").encode(t), "q.json", opts)
 end
 
 describe("definitions", function()
-  it("applies the tutorial's defaults to the fields a file leaves out", function()
-    local def = parse { queue_id = Q1 }
+  it("leaves every key a file leaves out unmanaged (nil), and keeps an explicit empty value", function()
+    local def = parse { queue_id = Q1, description = "only this" }
+    assert.equal("only this", def.description)
+    for _, k in ipairs { "name", "outbound_queue", "wrap_up_policy", "acw_timer_required", "acw_timeout",
+      "members", "skills", "division" } do
+      assert.is_nil(def[k], k)
+    end
+    def = parse([[{"queue_id": "]] .. Q1 .. [[", "members": {}, "skills": []}]])
+    assert.same({}, def.members)
+    assert.same({}, def.skills)
+  end)
+
+  it("applies the tutorial's defaults to the fields a file leaves out under --defaults tutorial", function()
+    local def = parse({ queue_id = Q1 }, { defaults = "tutorial" })
     assert.equal("Auto-Generated Queue", def.name)
     assert.equal("Updated via automation", def.description)
     assert.is_false(def.outbound_queue)
@@ -25,10 +36,35 @@ describe("definitions", function()
     assert.same({}, def.skills)
   end)
 
-  it("reads skills and members as objects, in id order, dropping skills at level 0", function()
-    local def = parse('{"queue_id": "' .. Q1 .. '", "skills": {"s2": 3, "s1": 0, "s3": 4.5}, "members": {"u2": 2, "u1": 1}}')
-    assert.same({ { id = "s2", level = 3 }, { id = "s3", level = 4.5 } }, def.skills)
+  it("reads skills and members as objects, in id order; level 0 or null is a removal", function()
+    local text = [[{"queue_id": "]] .. Q1 .. [[", "skills": {"s2": 3, "s1": 0, "s3": 4.5, "s4": null},
+      "members": {"u2": 2, "u1": 1}}]]
+    local def = parse(text)
+    assert.same({ { id = "s1", level = 0 }, { id = "s2", level = 3 }, { id = "s3", level = 4.5 },
+      { id = "s4", level = 0 } }, def.skills)
     assert.same({ { id = "u1", priority = 1 }, { id = "u2", priority = 2 } }, def.members)
+    -- the tutorial drops them
+    def = parse(text, { defaults = "tutorial" })
+    assert.same({ { id = "s2", level = 3 }, { id = "s3", level = 4.5 } }, def.skills)
+  end)
+
+  it("finds a queue by name when there is no queue_id, and takes names beside ids in the list form", function()
+    local def = parse { name = "Billing", division = "Operations", flows = { "Inbound 01" },
+      members = { { id = "u1", name = "Ana Lima", email = "ana@example.com", priority = 2 } },
+      skills = { { id = "s1", name = "Billing", level = 3 } } }
+    assert.is_nil(def.queue_id)
+    assert.equal("Billing", def.name)
+    assert.equal("Operations", def.division)
+    assert.same({ "Inbound 01" }, def.flows)
+    assert.same({ { id = "u1", priority = 2, label = "Ana Lima" } }, def.members)
+    assert.same({ { id = "s1", level = 3, label = "Billing" } }, def.skills)
+  end)
+
+  it("makes an unknown key an error under --strict", function()
+    local def, c = parse({ queue_id = Q1, descripton = "x" }, { strict = true })
+    assert.is_nil(def)
+    assert.equal("descripton", c.errors[1].field)
+    assert.matches("is not a definition key %(did you mean 'description'%?%) %(%-%-strict%)", c.errors[1].reason)
   end)
 
   it("reads skills and members as lists of {id, level} and {id, priority}", function()
@@ -39,13 +75,13 @@ describe("definitions", function()
   end)
 
   it("reads the flows list and the queue object of extra fields", function()
-    local def = parse { queue_id = Q1, flows = { F1, F2 }, queue = { enableTranscription = true } }
-    assert.same({ F1, F2 }, def.flows)
+    local def = parse { queue_id = Q1, flows = { "f1", "f2" }, queue = { enableTranscription = true } }
+    assert.same({ "f1", "f2" }, def.flows)
     assert.same({ enableTranscription = true }, def.queue)
   end)
 
   it("turns a repeated member key into a finding, keeping the first value", function()
-    local def, c = parse('{"queue_id": "' .. Q1 .. '", "members": {"u1": 2, "u2": 1, "u1": 5}}')
+    local def, c = parse([[{"queue_id": "]] .. Q1 .. [[", "members": {"u1": 2, "u2": 1, "u1": 5}}]])
     assert.same({ { id = "u1", priority = 2 }, { id = "u1", priority = 5, duplicate = true }, { id = "u2", priority = 1 } },
       def.members)
     assert.equal(1, #c.findings)
@@ -176,6 +212,15 @@ describe("definitions", function()
       assert.equal(1, #defs)
       assert.equal(dir .. "/b.json", errs[1].file)
       assert.matches("already defined by .*a%.json", errs[1].reason)
+    end)
+
+    it("rejects the same queue name (in any case) in two files without queue_id", function()
+      h.write(dir .. "/a.json", '{"name": "Billing"}')
+      h.write(dir .. "/b.json", '{"name": "BILLING"}')
+      local defs, errs = definitions.load_all { dir }
+      assert.equal(1, #defs)
+      assert.equal("name", errs[1].field)
+      assert.matches("queue BILLING is already defined by .*a%.json", errs[1].reason)
     end)
   end)
 end)

@@ -11,9 +11,11 @@ local function by_id(list)
   return t
 end
 
+-- writes to the org (the user search is a POST that only reads)
 local function writes(stats)
   local m = stats.by_method
   return (m.PUT or 0) + (m.POST or 0) + (m.PATCH or 0) + (m.DELETE or 0)
+    - ((stats.by_route or {})["POST /api/v2/users/search"] or 0)
 end
 
 local function statuses(report)
@@ -88,7 +90,7 @@ describe("queue-sync on the example org", function()
     -- reports always said, proficiency)
     local grace = {}
     for _, ring in ipairs(billing.ring_numbers) do if ring.member == ORG.users[2].id then grace = ring end end
-    assert.same({ member = ORG.users[2].id, before = 1, after = 2 }, grace)
+    assert.same({ member = ORG.users[2].id, member_name = "Grace Hopper", before = 1, after = 2 }, grace)
     for _, a in ipairs(billing.skill_assignments) do
       for _, s in ipairs(a.skills) do
         assert.is_number(s.level)
@@ -143,7 +145,7 @@ describe("queue-sync on the example org", function()
     assert.matches('name: "Billing" %-> "Billing & Payments"', r.stdout)
     assert.matches("%+ member Grace Hopper", r.stdout)
     assert.matches("ring number of Grace Hopper %(%x+%): 1 %-> 2", r.stdout)
-    assert.matches("skills for Ada Lovelace %(%x+%): Billing 5, English 4", r.stdout)
+    assert.matches("skills for Ada Lovelace %(%x+%): Billing none %-> 5, English none %-> 4", r.stdout)
     assert.matches("flow Inbound 01 %(%x+%) would be edited: node to%-1 queueName", r.stdout)
     assert.is_true(r.report.run.dry_run)
     assert.equal("planned", r.report.changes[1].status)
@@ -257,7 +259,39 @@ describe("queue-sync on the example org", function()
     assert.same(an, bn)
   end)
 
+  -- the examples with ids for their names: the tutorial's API lists
+  -- nothing to find a name in (an unknown skill's name stays, for the rules)
+  local function examples_by_id()
+    local ids = {}   -- kind -> name -> id
+    for _, kind in ipairs { "queues", "skills", "flows" } do
+      ids[kind] = {}
+      for _, x in ipairs(ORG[kind]) do ids[kind][x.name] = x.id end
+    end
+    ids.members = {}
+    for _, u in ipairs(ORG.users) do ids.members[u.email] = u.id end
+    local function id(kind, k) return ids[kind][k] or k end
+    os.execute("mkdir -p " .. h.quote(dir .. "/by-id"))
+    for _, f in ipairs(require("gcrun.sys").dir(EXAMPLES)) do
+      local d = json.decode(h.read(EXAMPLES .. "/" .. f))
+      d.queue_id = d.queue_id or ids.queues[d.name]
+      for _, field in ipairs { "skills", "members" } do
+        local v = d[field]
+        if json.is_array(v) then
+          for _, e in ipairs(v) do e.id = id(field, e.id) end
+        else
+          local t = {}
+          for k, x in pairs(v) do t[id(field, k)] = x end
+          d[field] = t
+        end
+      end
+      for i, fl in ipairs(d.flows or {}) do d.flows[i] = id("flows", fl) end
+      h.write(dir .. "/by-id/" .. f, json.encode(d))
+    end
+    return dir .. "/by-id"
+  end
+
   it("speaks the tutorial's wire format with --api tutorial", function()
+    local EXAMPLES = examples_by_id()   -- luacheck: ignore 431 (the same examples, by id)
     local r = sync { "--api", "tutorial", "--base-url", sb.url .. "/tutorial", "--flow", "example-flow-id", EXAMPLES }
     assert.equal(0, r.status, r.stderr)
     assert.matches("corrected by unknown%-skill", r.stdout)

@@ -44,7 +44,7 @@ return {
       for i, s in ipairs(desired.skills) do
         if s.id == id then
           table.remove(desired.skills, i)
-          return string.format("removed unknown skill '%s' (level %s)", id, s.level)
+          return string.format("removed unknown skill '%s' (level %s)", s.label or id, s.level)
         end
       end
     end },
@@ -71,7 +71,7 @@ return {
         local first, removed = dedupe(desired.members, one)
         if removed > 0 then
           changes[#changes + 1] = string.format("removed %d duplicate entr%s of member '%s' (kept priority %s)",
-            removed, removed == 1 and "y" or "ies", one, first.priority)
+            removed, removed == 1 and "y" or "ies", first.label or one, first.priority)
         end
       end
       if #changes > 0 then return table.concat(changes, "; ") end

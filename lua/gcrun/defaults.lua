@@ -28,4 +28,6 @@ return {
   lock_wait = 60,
   -- seconds a ring number of a just-added member is retried on 404
   member_lag_wait = 10,
+  -- seconds a queue just created may stay invisible (404, missing from lists)
+  queue_lag_wait = 30,
 }

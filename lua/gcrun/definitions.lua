@@ -1,5 +1,14 @@
--- Queue definition files: the tutorial's flat JSON (with its defaults)
--- plus gcrun's extensions, read and checked before anything is sent.
+-- Queue definition files: the tutorial's flat JSON plus gcrun's
+-- extensions, read and checked before anything is sent.
+--
+-- A key a file leaves out is not managed: its field is nil here and the
+-- org keeps its value (absent = untouched); an explicit empty value means
+-- empty. The tutorial's defaults fill the absent keys only when asked
+-- (opts.defaults == "tutorial", which the tutorial dialect implies).
+-- References may be names (a queue by `name`, skills by name, members by
+-- email or username, flows and division by name); gcrun.resolve turns them
+-- into ids. A skill at level 0 (or null) is a removal (dropped under the
+-- tutorial's defaults, as the tutorial drops it).
 --
 -- A problem the tutorial's correction rules cover (a duplicate member or
 -- skill, an unknown wrap_up_policy) is not an error but a finding, handed
@@ -25,7 +34,7 @@ M.DEFAULTS = {
 M.POLICIES = { required = true, optional = true, none = true }
 
 M.KNOWN = { "queue_id", "name", "description", "outbound_queue", "skills", "members", "wrap_up_policy",
-  "acw_timer_required", "acw_timeout", "flows", "queue" }
+  "acw_timer_required", "acw_timeout", "flows", "queue", "division" }
 local KNOWN = {}
 for _, k in ipairs(M.KNOWN) do KNOWN[k] = true end
 
@@ -38,7 +47,6 @@ local MANAGED = { name = "name", description = "description", acwSettings = "wra
 -- "example-flow-id").
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
 function M.is_id(s) return type(s) == "string" and s:match(UUID) ~= nil end
-function M.is_flow_id(s) return type(s) == "string" and #s <= 128 and s:match("^[%w_][%w_%-]*$") ~= nil end
 
 local function is_object(v) return type(v) == "table" and not json.is_array(v) end
 
@@ -82,6 +90,7 @@ end
 -- The checks of one entry's value; `where` names the field (built only
 -- when there is something to report).
 local function check_level(c, where, v)
+  if v == json.null then return true end   -- null: remove the skill, as 0 does
   if type(v) ~= "number" or v ~= v or v < 0 or v > 5 then
     c:error(where(), "must be a skill level from 0 to 5, got %s", describe(v))
     return false
@@ -104,10 +113,13 @@ local function entries(c, field, v, value_key, check, dups)
   local out, seen = {}, {}
   if v == nil then return out end
   -- two fields, so the table's hash part holds two (10,000 files hold many)
-  local function entry(id, value, duplicate)
+  local function entry(id, value, duplicate, label)
+    if value == json.null then value = 0 end
     value = math.tointeger(value) or value
     local e = value_key == "level" and { id = id, level = value } or { id = id, priority = value }
     if duplicate then e.duplicate = true end
+    -- the list form may name the entry beside its id (queue-export writes so)
+    if label then e.label = label end
     return e
   end
   if is_object(v) then
@@ -136,6 +148,8 @@ local function entries(c, field, v, value_key, check, dups)
         c:error(where(".id"), "is missing")
       elseif type(e.id) ~= "string" or e.id == "" then
         c:error(where(".id"), "must be a non-empty string, got %s", describe(e.id))
+      elseif e.name ~= nil and type(e.name) ~= "string" or e.email ~= nil and type(e.email) ~= "string" then
+        c:error(where(".name"), "name and email must be strings beside the id")
       else
         local value = e[value_key]
         if value == nil and value_key == "priority" then value = 1 end
@@ -144,10 +158,10 @@ local function entries(c, field, v, value_key, check, dups)
             local what = field == "members" and "member" or "skill"
             c:find { kind = "duplicate-" .. what, id = e.id, entity = e.id, definition_field = field,
               message = string.format("Duplicate %s '%s' in %s", what, e.id, field) }
-            out[#out + 1] = entry(e.id, value, true)
+            out[#out + 1] = entry(e.id, value, true, e.name or e.email)
           else
             seen[e.id] = true
-            out[#out + 1] = entry(e.id, value)
+            out[#out + 1] = entry(e.id, value, false, e.name or e.email)
           end
         end
       end
@@ -167,8 +181,12 @@ local function check_utf8(c, bytes)
   return false
 end
 
--- parse(bytes, file) -> definition | nil; plus the checker with what it found
-function M.parse(bytes, file)
+-- parse(bytes, file [, opts]) -> definition | nil; plus the checker with
+-- what it found. opts: {defaults = "tutorial" | nil, strict = true: unknown
+-- keys are errors, not warnings, ids_only = true: a queue_id is required}
+function M.parse(bytes, file, opts)
+  opts = opts or {}
+  local DEFAULTS = opts.defaults == "tutorial" and M.DEFAULTS or {}
   local c = checker(file)
   if bytes:sub(1, 3) == "\239\187\191" then
     c:error("", "starts with a UTF-8 byte order mark; save the file as UTF-8 without BOM")
@@ -212,16 +230,22 @@ function M.parse(bytes, file)
       break
     end
     local near = text.closest(k, M.KNOWN)
-    c:warn("unknown key '%s' is ignored%s", text.shorten(k, 64),
-      near and string.format(" (did you mean '%s'?)", near) or "")
+    local hint = near and string.format(" (did you mean '%s'?)", near) or ""
+    if opts.strict then
+      c:error(text.shorten(k, 64), "is not a definition key%s (--strict)", hint)
+    else
+      c:warn("unknown key '%s' is ignored%s", text.shorten(k, 64), hint)
+    end
   end
 
   local id = raw.queue_id
-  if id == nil or id == "" then
-    c:error("queue_id", "is required (the id of the queue to update)")
-  elseif type(id) ~= "string" then
+  if id == nil and opts.ids_only then
+    c:error("queue_id", "is required with --api tutorial (its API finds queues by id only)")
+  elseif id == "" or (id == nil and raw.name == nil) then
+    c:error("queue_id", "is required when there is no name (the queue is found by its id, or by its name)")
+  elseif id ~= nil and type(id) ~= "string" then
     c:error("queue_id", "must be a string, got %s", describe(id))
-  elseif not M.is_id(id) then
+  elseif id ~= nil and not M.is_id(id) then
     c:error("queue_id", "must be a queue id (a UUID such as 8b5a7400-cca4-4239-9271-5e22c8399ed5), got %s",
       describe(text.shorten(id, 64)))
   end
@@ -229,7 +253,7 @@ function M.parse(bytes, file)
 
   local function string_field(name, max)
     local v = raw[name]
-    if v == nil then return M.DEFAULTS[name] end
+    if v == nil then return DEFAULTS[name] end
     if type(v) ~= "string" then c:error(name, "must be a string, got %s", describe(v)); return nil end
     if name == "name" and v:match("^%s*$") then c:error(name, "must not be empty"); return nil end
     if #v > max then c:error(name, "is %d characters long; at most %d", #v, max); return nil end
@@ -240,21 +264,26 @@ function M.parse(bytes, file)
 
   for _, name in ipairs { "outbound_queue", "acw_timer_required" } do
     local v = raw[name]
-    if v == nil then v = M.DEFAULTS[name] end
-    if type(v) ~= "boolean" then c:error(name, "must be true or false, got %s", describe(v)) end
+    if v == nil then v = DEFAULTS[name] end
+    if v ~= nil and type(v) ~= "boolean" then c:error(name, "must be true or false, got %s", describe(v)) end
     def[name] = v
   end
 
   local timeout = raw.acw_timeout
-  if timeout == nil then timeout = M.DEFAULTS.acw_timeout end
-  if type(timeout) ~= "number" or timeout ~= math.floor(timeout) or timeout < 1 or timeout > 3600 then
+  if timeout == nil then timeout = DEFAULTS.acw_timeout end
+  if timeout == nil then
+    def.acw_timeout = nil
+  elseif type(timeout) ~= "number" or timeout ~= math.floor(timeout) or timeout < 1 or timeout > 3600 then
     c:error("acw_timeout", "must be a whole number of seconds from 1 to 3600, got %s", describe(timeout))
+  else
+    def.acw_timeout = math.tointeger(timeout) or timeout
   end
-  def.acw_timeout = math.tointeger(timeout) or timeout
 
   local policy = raw.wrap_up_policy
-  if policy == nil then policy = M.DEFAULTS.wrap_up_policy end
-  if type(policy) ~= "string" then
+  if policy == nil then policy = DEFAULTS.wrap_up_policy end
+  if policy == nil then
+    def.wrap_up_policy = nil
+  elseif type(policy) ~= "string" then
     c:error("wrap_up_policy", "must be one of required, optional, none, got %s", describe(policy))
   elseif not M.POLICIES[policy] then
     c:find { kind = "invalid-value", definition_field = "wrap_up_policy", field = "wrap_up_policy", value = policy,
@@ -262,21 +291,36 @@ function M.parse(bytes, file)
   end
   def.wrap_up_policy = policy
 
-  local skills = entries(c, "skills", raw.skills, "level", check_level, dups.skills)
-  def.skills = {}
-  for _, s in ipairs(skills) do
-    if s.level > 0 then def.skills[#def.skills + 1] = s end   -- the tutorial drops level 0
+  -- absent: untouched (nil); an empty object or list: none
+  local tutorial = opts.defaults == "tutorial"
+  if raw.skills ~= nil or tutorial then
+    local skills = entries(c, "skills", raw.skills, "level", check_level, dups.skills)
+    def.skills = {}
+    for _, s in ipairs(skills) do
+      -- the tutorial drops level 0; gcrun removes the skill from the members
+      if s.level > 0 or not tutorial then def.skills[#def.skills + 1] = s end
+    end
   end
-  def.members = entries(c, "members", raw.members, "priority", check_priority, dups.members)
+  if raw.members ~= nil or tutorial then
+    def.members = entries(c, "members", raw.members, "priority", check_priority, dups.members)
+  end
+
+  if raw.division ~= nil then
+    if type(raw.division) ~= "string" or raw.division:match("^%s*$") then
+      c:error("division", "must be a division's name or id, got %s", describe(raw.division))
+    else
+      def.division = raw.division
+    end
+  end
 
   def.flows = {}
   if raw.flows ~= nil then
     if not json.is_array(raw.flows) and not (type(raw.flows) == "table" and next(raw.flows) == nil) then
-      c:error("flows", "must be a list of flow ids, got %s", describe(raw.flows))
+      c:error("flows", "must be a list of flow names or ids, got %s", describe(raw.flows))
     else
       for i, f in ipairs(raw.flows) do
-        if not M.is_flow_id(f) then
-          c:error(string.format("flows[%d]", i), "must be a flow id (letters, digits, - and _), got %s",
+        if type(f) ~= "string" or f == "" then
+          c:error(string.format("flows[%d]", i), "must be a flow name or id (a string), got %s",
             describe(type(f) == "string" and text.shorten(f, 64) or f))
         else
           def.flows[#def.flows + 1] = f
@@ -296,6 +340,8 @@ function M.parse(bytes, file)
           c:error("queue." .. k, "is managed by gcrun; set %s at the top level instead", MANAGED[k])
         elseif k == "id" then
           c:error("queue.id", "the queue is chosen by queue_id")
+        elseif k == "division" then
+          c:error("queue.division", "set division at the top level (a name or an id)")
         else
           def.queue[k] = v
         end
@@ -313,15 +359,15 @@ function M.parse(bytes, file)
   return def, c
 end
 
--- load(path) -> definition | nil; checker
-function M.load(path)
+-- load(path [, opts]) -> definition | nil; checker (opts as parse's)
+function M.load(path, opts)
   local c = checker(path)
   local bytes, err = sys.read(path, M.MAX_FILE)
   if not bytes then
     c:error("", "%s", (err:gsub("^" .. path:gsub("%p", "%%%0") .. ": ", "")))
     return nil, c
   end
-  return M.parse(bytes, path)
+  return M.parse(bytes, path, opts)
 end
 
 -- Expand the command line's paths: files as given, directories to their
@@ -350,24 +396,26 @@ function M.expand(paths)
   return files, errors
 end
 
--- load_all(paths) -> definitions, errors, warnings
--- The same queue_id in two files is an error for the second. The files'
--- text and parsed JSON are garbage once checked; a collection afterwards
--- keeps them from setting the run's peak memory.
-function M.load_all(paths)
+-- load_all(paths [, opts]) -> definitions, errors, warnings
+-- The same queue_id in two files (or, without one, the same name, in any
+-- case) is an error for the second. The files' text and parsed JSON are
+-- garbage once checked; a collection afterwards keeps them from setting
+-- the run's peak memory.
+function M.load_all(paths, opts)
   local files, errors = M.expand(paths)
   local defs, warnings, by_queue = {}, {}, {}
   for _, f in ipairs(files) do
-    local def, c = M.load(f)
+    local def, c = M.load(f, opts)
     for _, e in ipairs(c.errors) do errors[#errors + 1] = e end
     for _, w in ipairs(c.warnings) do warnings[#warnings + 1] = w end
     if def then
-      local first = by_queue[def.queue_id]
+      local key = def.queue_id or ("name:" .. def.name:lower())
+      local first = by_queue[key]
       if first then
-        errors[#errors + 1] = { file = f, field = "queue_id",
-          reason = string.format("queue %s is already defined by %s", def.queue_id, first) }
+        errors[#errors + 1] = { file = f, field = def.queue_id and "queue_id" or "name",
+          reason = string.format("queue %s is already defined by %s", def.queue_id or def.name, first) }
       else
-        by_queue[def.queue_id] = f
+        by_queue[key] = f
         defs[#defs + 1] = def
       end
     end

@@ -23,19 +23,40 @@ local A = json.array
 
 local function list(t) return A(t or {}) end
 
-local function queue_entry(e)
+-- Names beside ids (issue 13): every id an entry holds is named in its
+-- `names` ({id: name}: gcrun.report_names's from the state read, and the
+-- run's from gcrun.resolve), and objects carry their name inline (ring
+-- numbers' member_name, skill rows' name); levels and ring numbers are
+-- integers.
+local function int(v) return math.tointeger(v) or v end
+
+local function queue_entry(e, run_names)
+  local all = run_names or {}
+  local users, skill_names, flow_names = all.users or {}, all.skills or {}, all.flows or {}
+  local names = {}
+  for id, n in pairs(e.names or {}) do names[id] = n end
+  local function name(id, from)
+    if id and from[id] and not names[id] then names[id] = from[id] end
+    return id and names[id]
+  end
+  for _, id in ipairs(e.members_added or {}) do name(id, users) end
+  for _, id in ipairs(e.members_removed or {}) do name(id, users) end
   local ring = A({})
   for _, r in ipairs(e.ring_changes or {}) do
-    ring[#ring + 1] = { member = r.member, before = r.before, after = r.after }
+    ring[#ring + 1] = { member = r.member, member_name = name(r.member, users), before = int(r.before),
+      after = int(r.after) }
   end
   local assignments = A({})
   for _, a in ipairs(e.skill_assignments or {}) do
     local skills = A({})
     for _, s in ipairs(a.skills) do
-      skills[#skills + 1] = { id = s.id, level = s.level, proficiency = s.level, before = s.before }
+      skills[#skills + 1] = { id = s.id, name = name(s.id, skill_names), level = int(s.level),
+        proficiency = int(s.level), before = int(s.before), removed = s.level == 0 or nil }
     end
-    assignments[#assignments + 1] = { user = a.user, name = a.name, skills = skills }
+    name(a.user, users)
+    assignments[#assignments + 1] = { user = a.user, name = a.name or names[a.user], skills = skills }
   end
+  for _, f in ipairs(e.flows or {}) do name(f.id, flow_names) end
   local corrections = A({})
   for _, c in ipairs(e.corrections or {}) do
     corrections[#corrections + 1] = { rule = c.rule, change = c.change, source = c.source }
@@ -50,11 +71,11 @@ local function queue_entry(e)
     queue_id = e.queue_id, queue_name = e.queue_name, skills_assigned = e.skills_assigned or 0,
     members_assigned = e.members_assigned or 0, validation_corrections = corrections,
     flow_node_updated = e.flow_node_updated or false, status = e.status, timestamp = e.timestamp,
-    file = e.file, error = e.error, fields_changed = list(e.fields_changed),
+    file = e.file, error = e.error, fields_changed = list(e.fields_changed), created = e.created or nil,
     members_added = list(e.members_added), members_removed = list(e.members_removed),
     ring_numbers = ring, skill_assignments = assignments, flows = flows,
     requests = c.requests or 0, retries = c.retries or 0, throttled = c.throttled or 0,
-    names = e.names or {},
+    names = names,
   }
 end
 
@@ -76,7 +97,7 @@ function M.document(run)
   local changes, counts = A({}), {}
   local totals = { requests = 0, retries = 0, throttled = 0 }
   for _, e in ipairs(run.queues) do
-    local entry = queue_entry(e)
+    local entry = queue_entry(e, run.names)
     changes[#changes + 1] = entry
     counts[e.status] = (counts[e.status] or 0) + 1
     for k in pairs(totals) do totals[k] = totals[k] + entry[k] end

@@ -191,7 +191,9 @@ local function agent_table(c)
   for _, a in ipairs(c.skill_assignments) do
     local r, all = row(a.user, a.name), {}
     for i, s in ipairs(a.skills) do
-      local change = { before = s.before == nil and "none" or value(s.before), after = value(s.level or s.proficiency) }
+      -- a skill taken away (level 0, issue 13) says so
+      local change = { before = s.before == nil and "none" or value(s.before),
+        after = s.removed and "removed" or value(s.level or s.proficiency) }
       if columns then
         r[col_of[s.id]] = change
       else

@@ -5,7 +5,14 @@
 --   members_added      { user id, ... }
 --   members_removed    { user id, ... }
 --   ring_changes       { {member=, before=, after=}, ... }
---   skill_assignments  { {user=, name=, skills = { {id=, level=}, ... }}, ... }
+--   skill_assignments  { {user=, name=, skills = { {id=, level=, before=}, ... }}, ... }
+--                      (level 0: the skill is removed; before: the agent's
+--                      level until now, nil when it had none)
+--   created            true when the queue was created (or, dry run, would be)
+--
+-- Names travel beside ids: the run's `names` ({users =, skills =, flows =},
+-- id -> name, filled by gcrun.resolve and the reads) name every id a
+-- record holds; the report writes them next to the ids (see gcrun.report).
 --
 -- A plan (api:plan) and an outcome (api:outcome) carry these fields, plus
 -- `problems` and `empty`; note() copies them onto a queue's record. Skill
@@ -44,8 +51,9 @@ function M.note(record, plan, desired)
   record.fields_changed, record.members_added, record.members_removed = plan.fields_changed,
     plan.members_added, plan.members_removed
   record.ring_changes, record.skill_assignments = plan.ring_changes, plan.skill_assignments
-  record.queue_name = desired.name
-  record.skills_assigned, record.members_assigned = #desired.skills, #desired.members
+  record.queue_name = desired.name or record.queue_name
+  -- absent (untouched) skills or members: none assigned by this definition
+  record.skills_assigned, record.members_assigned = #(desired.skills or {}), #(desired.members or {})
 end
 
 -- failed(record, err, status): the record of a queue or flow that raised.

@@ -20,12 +20,13 @@ local log = require "gcrun.log"
 local output = require "gcrun.sync_output"
 local preflight = require "gcrun.preflight"
 local progress = require "gcrun.progress"
+local queue_create = require "gcrun.queue_create"
 local records = require "gcrun.result"
 local report = require "gcrun.report"
 local report_names = require "gcrun.report_names"
+local resolve = require "gcrun.resolve"
 local session = require "gcrun.session"
 local signal = require "gcrun.signal"
-local skill_levels = require "gcrun.skill_levels"
 local sync_flows = require "gcrun.sync_flows"
 local sys = require "gcrun.sys"
 local text = require "gcrun.text"
@@ -74,7 +75,9 @@ function M.queue(ctx, rec)
   rec.counters = api.counters
   local desired = desired_of(def)
   correct_all(ctx.rules, rec, desired, def.findings)
-  local current = api:read(def)
+  resolve.check(def)
+  local current = def.create and queue_create.start(ctx, api, rec, desired) or api:read(def)
+  rec.queue_name = rec.queue_name or current.queue.name
   local before = json.copy(current)
   rec.current, rec.before = current, before
   local plan = M.plan(api, ctx.rules, rec, desired, current, ctx.max_corrections)
@@ -84,7 +87,8 @@ function M.queue(ctx, rec)
     rec.plan = plan
     return
   end
-  if plan.empty then rec.status = "unchanged"; return end
+  -- (a queue just created was written: updated, though nothing is left to do)
+  if plan.empty then rec.status = api.counters.writes > 0 and "updated" or "unchanged"; return end
   local corrections = 0
   while true do
     local ok, err = pcall(api.execute, api, def.queue_id, plan, current)
@@ -106,8 +110,8 @@ end
 
 -- load(paths, keep_going) -> definitions, skipped files ({file=, errors=})
 -- Raises "input" when a file is invalid, unless keep_going.
-function M.load(paths, keep_going)
-  local defs, errs, warnings = definitions.load_all(paths)
+function M.load(paths, keep_going, opts)
+  local defs, errs, warnings = definitions.load_all(paths, opts)
   for _, w in ipairs(warnings) do log.warn(w) end
   local skipped = {}
   if #errs == 0 then return defs, skipped end
@@ -148,10 +152,9 @@ local function settle(ctx, rec)
   if not current then return end
   rec.consumers, rec.final_name = current.flows, current.queue and current.queue.name
   report_names.note(rec, ctx.names.skills)
-  if ctx.dry_run then
-    for id, a in pairs(current.agents or {}) do ctx.names.users[id] = a.name end
-    for _, m in ipairs(current.members or {}) do ctx.names.users[m.id] = ctx.names.users[m.id] or m.name end
-  end
+  for id, a in pairs(current.agents or {}) do ctx.names.users[id] = a.name end
+  for _, m in ipairs(current.members or {}) do ctx.names.users[m.id] = ctx.names.users[m.id] or m.name end
+  for _, f in ipairs(current.flows or {}) do ctx.names.flows[f.id] = f.name end
   rec.current = nil
 end
 
@@ -163,7 +166,8 @@ local function sync_all(ctx, run)
   run.extra_counters = prep.counters
   local bar = progress.new(#run.queues, "queues")
   local printed = 0
-  ctx.names = { users = {}, skills = ctx.api:skills() or {} }
+  ctx.names = { users = {}, skills = ctx.api:skills() or {}, flows = {} }
+  resolve.for_run(prep, ctx, run)   -- names in the files become ids, with a few bulk reads
   timeline.phase("queues")
   http.parallel(run.queues, function(rec)
     local ok, err = pcall(M.queue, ctx, rec)
@@ -195,7 +199,11 @@ end
 function M.run(s)
   if #s.paths == 0 then errors.raise("usage", "queue-sync needs definition files or directories (see --help)") end
   local started = sys.time()
-  local defs, skipped = M.load(s.paths, s.keep_going)
+  local dialect = session.dialect()
+  -- absent keys are untouched, unless the tutorial's defaults are asked
+  -- for (the tutorial dialect implies them: its PUT replaces everything)
+  local defs, skipped = M.load(s.paths, s.keep_going, { strict = s.strict, ids_only = dialect == "tutorial",
+    defaults = s.defaults or (dialect == "tutorial" and "tutorial" or nil) })
   preflight.report_path(s.report, { dry_run = s.dry_run })
   local rules = correct.load(s.rules)
   local concurrency = s.concurrency or defaults.concurrency
@@ -203,13 +211,12 @@ function M.run(s)
   -- call per agent), so the pool allows that many in flight per queue task
   local client = session.client { concurrency = math.min(defaults.pool_max,
     math.max(defaults.pool_min, concurrency * defaults.pool_per_queue)) }
-  local dialect = session.dialect()
-  local api = api_of.new(dialect, client, { force_unlock = s.force_unlock, lock_wait = s.lock_wait,
-    skill_levels = skill_levels.settle(defs) })
+  local api = api_of.new(dialect, client, { force_unlock = s.force_unlock, lock_wait = s.lock_wait })
   local run = { started_at = started, dialect = dialect, target = session.target(), dry_run = s.dry_run,
     version = session.version(), queues = {}, flows = {}, skipped = skipped, status = "completed" }
   run.timeline = timeline.start()
   local ctx = { api = api, rules = rules, dry_run = s.dry_run, concurrency = concurrency, flows = s.flows ~= false,
+    no_create = s.no_create,
     max_corrections = s.max_corrections or defaults.max_corrections, extra_flows = s.extra_flows or {} }
   for _, def in ipairs(defs) do run.queues[#run.queues + 1] = records.queue(def) end
   log.info(string.format("queue-sync: %s, %s API, %d at a time%s", text.plural(#defs, "definition"), dialect,

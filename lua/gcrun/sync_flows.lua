@@ -21,7 +21,7 @@ function M.group(queues, ctx)
     list[#list + 1] = { id = rec.queue_id, name = name, record = rec }
   end
   for _, rec in ipairs(queues) do
-    if records.SETTLED[rec.status] then
+    if records.SETTLED[rec.status] and rec.queue_id then   -- (a queue a dry run would create has none)
       for _, f in ipairs(rec.consumers or {}) do add(f.id, rec) end
       for _, f in ipairs(rec.def.flows) do add(f, rec) end
       for _, f in ipairs(ctx.extra_flows or {}) do add(f, rec) end

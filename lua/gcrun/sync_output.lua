@@ -11,14 +11,19 @@ local M = {}
 local function show(v)
   if v == nil then return "(none)" end
   if type(v) == "string" then return string.format("%q", v) end
+  if type(v) == "number" then return tostring(math.tointeger(v) or v) end
   return json.encode(v)
 end
 
-local function short(id) return tostring(id):sub(1, 8) end
+local function short(id) return id and tostring(id):sub(1, 8) or "new" end
+
+-- Levels and ring numbers as people write them: 2, not 2.0.
+local function int(v) return tostring(math.tointeger(v) or v) end
 
 -- "name, acwSettings; +2 -1 members, 1 ring number, 4 skill assignments"
 function M.summary_of(e)
   local parts = {}
+  if e.created then parts[#parts + 1] = "created" end
   if e.fields_changed and #e.fields_changed > 0 then
     local fields = {}
     for _, c in ipairs(e.fields_changed) do fields[#fields + 1] = c.field end
@@ -56,7 +61,8 @@ function M.plan(e, plan, names)
     local n = names.users[id]
     return n and string.format("%s (%s)", n, short(id)) or id
   end
-  local lines = { string.format("plan for %s (%s) from %s:", e.queue_name, e.queue_id, e.file) }
+  local lines = { string.format("plan for %s (%s) from %s:", e.queue_name, e.queue_id or "new", e.file) }
+  if e.created then lines[#lines + 1] = string.format("    create queue %q", e.queue_name) end
   for _, c in ipairs(plan.fields_changed) do
     if c.field ~= "members" and c.field ~= "skills" then
       lines[#lines + 1] = string.format("    %s: %s -> %s", c.field, show(c.before), show(c.after))
@@ -65,12 +71,14 @@ function M.plan(e, plan, names)
   for _, id in ipairs(plan.members_added) do lines[#lines + 1] = "    + member " .. who(id) end
   for _, id in ipairs(plan.members_removed) do lines[#lines + 1] = "    - member " .. who(id) end
   for _, r in ipairs(plan.ring_changes) do
-    lines[#lines + 1] = string.format("    ring number of %s: %s -> %s", who(r.member), r.before, r.after)
+    lines[#lines + 1] = string.format("    ring number of %s: %s -> %s", who(r.member), int(r.before), int(r.after))
   end
   for _, a in ipairs(plan.skill_assignments) do
     local skills = {}
     for _, s in ipairs(a.skills) do
-      skills[#skills + 1] = string.format("%s %s", names.skills[s.id] or s.id, s.level)
+      -- old -> new level; "removed" for level 0
+      skills[#skills + 1] = string.format("%s %s -> %s", names.skills[s.id] or s.id,
+        s.before and int(s.before) or "none", s.level == 0 and "removed" or int(s.level))
     end
     lines[#lines + 1] = string.format("    skills for %s: %s", who(a.user), table.concat(skills, ", "))
   end

@@ -7,7 +7,8 @@
 --                                  "api", path=, client_auth = "basic" | "json"}
 --   M.new(client, opts) -> api     client: a gcrun.http client; opts:
 --                                  {force_unlock=, lock_wait=, member_lag_wait=,
---                                   skill_levels = {agent = {skill = level}}}
+--                                   skill_levels = {agent = {skill = level}},
+--                                   skill_given = gcrun.skill_levels.settle's second value}
 --
 -- and an api object whose methods are
 --

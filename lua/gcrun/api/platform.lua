@@ -18,7 +18,9 @@ local json = require "gcrun.json"
 local mapping = require "gcrun.mapping"
 local platform_flows = require "gcrun.api.platform_flows"
 local records = require "gcrun.result"
+local removals = require "gcrun.skill_removal"
 local retry = require "gcrun.retry"
+local skill_levels = require "gcrun.skill_levels"
 local sys = require "gcrun.sys"
 
 local abs = math.abs
@@ -71,8 +73,8 @@ function P:agents(ids)
       pageSize = defaults.user_batch } }, "GET users")
     for _, u in ipairs(answers.page(resp:json({ read_only = true }), "GET users").entities or {}) do
       local skills = {}
-      for _, s in ipairs(u.skills or {}) do skills[s.id] = s.proficiency end
-      agents[u.id] = { name = u.name, skills = skills }
+      for _, s in ipairs(u.skills or {}) do skills[s.id] = math.tointeger(s.proficiency) or s.proficiency end
+      agents[u.id] = { name = u.name, email = u.email, skills = skills }
     end
   end, { concurrency = defaults.read_fanout })
   call.rethrow(errs)
@@ -103,8 +105,9 @@ end
 function P:read(def)
   local id = def.queue_id
   local ids, seen = {}, {}
-  for _, m in ipairs(def.members) do
-    if not seen[m.id] then seen[m.id] = true; ids[#ids + 1] = m.id end
+  for _, m in ipairs(def.members or {}) do
+    -- a name gcrun.resolve found no user for is no id to ask for
+    if not seen[m.id] and not m.unresolved then seen[m.id] = true; ids[#ids + 1] = m.id end
   end
   local jobs = {
     function() return answers.queue(self:call({ path = QUEUE, params = { id = id } }, "GET queue " .. id):json(), id,
@@ -118,7 +121,14 @@ function P:read(def)
     errors.raise("not_found", "queue %s does not exist in this org", id)
   end
   call.rethrow(errs)
-  return { queue = results[1], members = results[2], agents = results[3], flows = results[4] }
+  local current = { queue = results[1], members = results[2], agents = results[3], flows = results[4] }
+  if def.members == nil and def.skills ~= nil then
+    -- members untouched, skills managed: the skills go to the members the queue has
+    local mine = {}
+    for _, m in ipairs(current.members) do mine[#mine + 1] = m.id end
+    current.agents = self:agents(mine)
+  end
+  return current
 end
 
 -- plan(desired, current) -> what to change (a gcrun.result plan);
@@ -131,15 +141,18 @@ function P:plan(desired, current)
   local have = {}
   for _, m in ipairs(current.members) do have[m.id] = m.ringNumber end
   local want, order = {}, {}
-  for _, m in ipairs(desired.members) do
-    if want[m.id] == nil then want[m.id] = m.priority; order[#order + 1] = m.id end
+  for _, m in ipairs(desired.members or current.members) do
+    if want[m.id] == nil then want[m.id] = m.priority or m.ringNumber; order[#order + 1] = m.id end
   end
   local problems, ring = plan.problems, plan.ring_changes
-  for _, id in ipairs(order) do
+  -- members absent from the definition: untouched (their agents still get its skills)
+  for _, id in ipairs(desired.members and order or {}) do
     if not current.agents[id] then
       problems[#problems + 1] = { kind = "unknown-user", definition_field = "members", source = "plan",
         code = "not.found", entity = id,
-        message = string.format("Member '%s' not found: there is no such user in the org", id) }
+        message = desired.members_named and desired.members_named[id]
+          and string.format("Member '%s' not found: no user has that email or username", id)
+          or string.format("Member '%s' not found: there is no such user in the org", id) }
     elseif have[id] == nil then
       plan.members_added[#plan.members_added + 1] = id
       if want[id] ~= 1 then ring[#ring + 1] = { member = id, before = 1, after = want[id] } end
@@ -152,13 +165,13 @@ function P:plan(desired, current)
   end
 
   local known = self.shared.skills
-  for _, s in ipairs(desired.skills) do
+  for _, s in ipairs(desired.skills or {}) do
     if known and not known[s.id] then
       problems[#problems + 1] = { kind = "unknown-skill", definition_field = "skills", source = "plan",
         code = "not.found", entity = s.id, message = string.format("Skill '%s' not found in the org", s.id) }
     end
   end
-  local skills = desired.skills
+  local skills = desired.skills or {}
   local overrides = self.opts.skill_levels or {}
   local assign = plan.skill_assignments
   for _, id in ipairs(order) do
@@ -168,9 +181,13 @@ function P:plan(desired, current)
       for _, s in ipairs(skills) do
         local level = levels and levels[s.id] or s.level
         local p = have_skills[s.id]
-        if p ~= level and (p == nil or abs(p - level) > 1e-9) then
+        if level == 0 and p ~= nil and skill_levels.kept(self.opts.skill_given, id, agent.name, s.id, desired.file) then
+          level = p   -- another definition of this run gives it: not removed
+        end
+        -- level 0: the skill is removed (when the agent has it)
+        if (level == 0 and p ~= nil) or (level ~= 0 and p ~= level and (p == nil or abs(p - level) > 1e-9)) then
           needed = needed or {}
-          needed[#needed + 1] = { id = s.id, level = level }
+          needed[#needed + 1] = { id = s.id, level = level, before = p }
         end
       end
       if needed then assign[#assign + 1] = { user = id, name = agent.name, skills = needed } end
@@ -246,11 +263,11 @@ function P:execute(queue_id, plan, current)
   end
   for _, a in ipairs(plan.skill_assignments) do
     jobs[#jobs + 1] = function()
-      local skills, size = a.skills, defaults.skill_batch
+      local skills, size = removals.split(self, a, current)
       for i = 1, #skills, size do
         local last = math.min(#skills, i + size - 1)
         self:call({ method = "PATCH", path = "/api/v2/users/{id}/routingskills/bulk", params = { id = a.user },
-          json = skill_rows(skills, i, last), idempotent = true }, "assign skills to " .. a.user)
+          json = skill_rows(skills, i, last), idempotent = true }, "assign skills to " .. (a.name or a.user))
         for j = i, last do current.agents[a.user].skills[skills[j].id] = skills[j].level end
       end
     end
@@ -292,7 +309,10 @@ function P.outcome(_, before, after)
     local a, b = after.agents[id], before.agents[id] or { skills = {} }
     local skills = {}
     for sid, level in pairs(a.skills) do
-      if b.skills[sid] ~= level then skills[#skills + 1] = { id = sid, level = level } end
+      if b.skills[sid] ~= level then skills[#skills + 1] = { id = sid, level = level, before = b.skills[sid] } end
+    end
+    for sid, level in pairs(b.skills) do
+      if a.skills[sid] == nil then skills[#skills + 1] = { id = sid, level = 0, before = level } end
     end
     table.sort(skills, function(x, y) return x.id < y.id end)
     if #skills > 0 then

@@ -28,6 +28,7 @@ local PLATFORM = {
   { "GET", "^/api/v2/authorization/divisions/([^/]+)$", divisions.get },
   { "GET", "^/api/v2/users/([^/]+)/routingskills$", users.routing_skills },
   { "PATCH", "^/api/v2/users/([^/]+)/routingskills/bulk$", users.bulk_skills, body = true },
+  { "DELETE", "^/api/v2/users/([^/]+)/routingskills/([^/]+)$", users.remove_skill },
   { "GET", "^/api/v2/architect/dependencytracking/consumingresources$", flows.consumers },
   { "GET", "^/api/v2/flows$", flows.list },
   { "POST", "^/api/v2/flows/actions/checkout$", flows.checkout },

@@ -1,7 +1,8 @@
 -- Platform routes for skills and agents' routing skills:
 --   GET /api/v2/routing/skills, GET /api/v2/users (id=, expand=skills),
 --   GET /api/v2/users/{id}/routingskills,
---   PATCH /api/v2/users/{id}/routingskills/bulk (at most 50)
+--   PATCH /api/v2/users/{id}/routingskills/bulk (at most 50),
+--   DELETE /api/v2/users/{id}/routingskills/{skillId}
 local json = require "gcrun.json"
 local queues = require "gcrun.sandbox.queues"
 local respond = require "gcrun.sandbox.respond"
@@ -125,6 +126,21 @@ function M.bulk_skills(ctx, user_id)
   local items = json.array({})
   for _, us in ipairs(u.skills) do items[#items + 1] = user_skill_view(ctx.org, us) end
   return respond.json(200, { entities = items, pageSize = #items, pageNumber = 1, total = #items, pageCount = 1 })
+end
+
+-- DELETE /api/v2/users/{id}/routingskills/{skillId}: the agent no longer
+-- has the skill. 404 when the user does not have it (or does not exist).
+function M.remove_skill(ctx, user_id, skill_id)
+  local u = ctx.org:get("users", user_id)
+  if not u then return respond.not_found("user", user_id) end
+  for i, us in ipairs(u.skills) do
+    if us.id == skill_id then
+      table.remove(u.skills, i)
+      ctx.sb.dirty = true
+      return respond.empty(200)
+    end
+  end
+  return respond.not_found("routing skill", skill_id)
 end
 
 return M
