@@ -83,9 +83,11 @@ describe("gcrun", function()
     h.rmtree(dir)
   end)
 
-  it("lists each option once in --help", function()
-    for _, args in ipairs { { "--help" }, { "queue-sync", "--help" }, { "sandbox", "--help" },
-                             { "queue-export", "--help" } } do
+  it("lists each option once in --help, for gcrun and every bundled script", function()
+    local runs = { { "--help" } }
+    for name in h.run({ "--list" }).stdout:gmatch("([^%s]+)[^\n]*\n") do runs[#runs + 1] = { name, "--help" } end
+    assert.is_true(#runs >= 4)
+    for _, args in ipairs(runs) do
       local r = h.run(args)
       assert.equal(0, r.status)
       local seen = {}
