@@ -3,6 +3,11 @@
 local defaults = require "gcrun.defaults"
 
 local function main(opts, paths)
+  -- both would write to stdout, one inside the other
+  if opts.report == "-" and opts.output == "json" then
+    require("gcrun.errors").raise("usage", "--report - and --output json cannot be used together " ..
+      "(both write to stdout; give --report a file)")
+  end
   -- required here: --help and --list read the declaration without the engine
   local sync = require "gcrun.sync"
   return sync.run {

@@ -48,6 +48,20 @@ describe("queue-sync's output streams", function()
     -- the lines for people moved to stderr
     assert.matches("queue%-sync completed: 6 queues", r.stderr)
   end)
+
+  it("refuses --report - with --output json, which both want stdout (exit 2, nothing sent)", function()
+    local before = sb.stats()
+    for _, args in ipairs { { "--report", "-", "--output", "json" }, { "--output=json", "--report=-", "--dry-run" } } do
+      local argv = { "queue-sync" }
+      table.move(args, 1, #args, 2, argv)
+      argv[#argv + 1] = EXAMPLES
+      local r = sb.run(argv)
+      assert.equal(2, r.status, r.stderr)
+      assert.matches("--report - and --output json cannot be used together", r.stderr, 1, true)
+      assert.equal("", r.stdout)
+    end
+    assert.same(before, sb.stats())
+  end)
 end)
 
 describe("queue-sync's checks before the first request", function()
