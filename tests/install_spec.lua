@@ -36,6 +36,14 @@ local function long_only(list)
   return out
 end
 
+-- The bundled scripts, as gcrun --list names them.
+local function bundled_scripts()
+  local names = {}
+  for name in h.run({ "--list" }).stdout:gmatch("([^%s]+)[^\n]*\n") do names[#names + 1] = name end
+  assert.is_true(#names >= 3)
+  return names
+end
+
 describe("bash completion", function()
   it("completes script names", function()
     assert.same({ "queue-export", "queue-sync" }, complete { "queue-" })
@@ -47,6 +55,15 @@ describe("bash completion", function()
     assert.same({}, complete { "sandbox", "--regi" })
   end)
 
+  it("completes the newer options: sandbox settings, --profile, --debug", function()
+    for _, o in ipairs { "--rate", "--latency", "--profile", "--debug", "--sandbox-state", "--cacert" } do
+      assert.same({ o }, complete { "queue-sync", o }, o)
+    end
+    for _, o in ipairs { "--queue-lag", "--id-seed", "--member-lag", "--flow-locks", "--token-ttl" } do
+      assert.same({ o }, complete { "sandbox", o }, o)
+    end
+  end)
+
   it("completes an option's choices", function()
     assert.same({ "html", "json", "md" }, complete { "queue-sync", "--format", "" })
     assert.same({ "platform", "tutorial" }, complete { "--api", "" })
@@ -54,9 +71,57 @@ describe("bash completion", function()
 
   it("offers exactly the options each --help lists", function()
     assert.same(help_options { "--help" }, long_only(complete { "--" }))
-    for _, name in ipairs { "queue-sync", "sandbox", "queue-export" } do
+    for _, name in ipairs(bundled_scripts()) do
       local offered = long_only(complete { name, "--" })
       assert.same(help_options { name, "--help" }, offered, name)
+    end
+  end)
+end)
+
+-- The manual's source with the roff escapes of hyphens undone.
+local function manual()
+  return (h.read(h.srcdir .. "/doc/gcrun.1"):gsub("\\%-", "-"))
+end
+
+-- The part of the manual about one script: from the line that names it
+-- (`.B gcrun NAME`) to the next section or the next script.
+local function manual_part(man, name)
+  local from = man:find("\n%.B gcrun " .. name:gsub("%p", "%%%0") .. "[%s\n]")
+  assert.is_not_nil(from, "the manual has no part about " .. name)
+  local to = man:find("\n%.SH ", from + 1) or #man
+  local next_script = man:find("\n%.TP\n%.B gcrun ", from + 1)
+  if next_script and next_script < to then to = next_script end
+  return man:sub(from, to)
+end
+
+local function mentions(text, option)
+  return text:find(option:gsub("%p", "%%%0") .. "[^%w%-]") ~= nil
+end
+
+describe("the manual (doc/gcrun.1)", function()
+  it("lists every option of gcrun --help under OPTIONS", function()
+    local man = manual()
+    local options = man:match("\n%.SH OPTIONS\n(.-)\n%.SH ")
+    for _, o in ipairs(help_options { "--help" }) do
+      assert.is_true(mentions(options, o), "gcrun(1) OPTIONS does not list " .. o)
+    end
+  end)
+
+  it("lists every option of every bundled script where it describes that script", function()
+    local man = manual()
+    for _, name in ipairs(bundled_scripts()) do
+      local r = h.run { name, "--help" }
+      local own = r.stdout:match("\noptions:\n(.-)\n[%a ]+:\n") or r.stdout:match("\noptions:\n(.*)$")
+      local part = manual_part(man, name)
+      local n = 0
+      for line in own:gmatch("[^\n]+") do
+        local o = line:match("^  [%-%a, ]-(%-%-[%w%-]+)")
+        if o then
+          n = n + 1
+          assert.is_true(mentions(part, o), "gcrun(1) does not list " .. o .. " in its part about " .. name)
+        end
+      end
+      assert.is_true(n > 0, name)
     end
   end)
 end)
