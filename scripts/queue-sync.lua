@@ -39,7 +39,8 @@ return {
 the format). Every file is checked before anything is sent. Exit status: 0 all
 queues converged, 1 some failed or files were skipped, 2 invalid input or
 usage (nothing sent), 3 authentication or permission failure, 4 the service
-cannot be reached, 130 interrupted.]],
+cannot be reached, 128 + N stopped by signal N (SIGINT 130, SIGTERM 143,
+SIGHUP 129, SIGQUIT 131), flows checked in and the report written.]],
   options = {
     { "dry-run", "read the org and print the plan; send no write" },
     { "report=FILE", "where to write the impact report or the plan (- for stdout)",

@@ -771,9 +771,10 @@ static void finish_attempt(Driver *d, Transfer *t, CURLcode rc, lua_State *L, do
   complete(d, t, now);
 }
 
-/* Fail everything that is not cleanup work after SIGINT/SIGTERM: what
- * waits to start, and what is in flight (stopped at once, so a slow answer
- * does not hold up the stop). */
+/* Fail everything that is not cleanup work after a stop signal (SIGINT,
+ * SIGTERM, SIGHUP or SIGQUIT, see signal.c): what waits to start, and what
+ * is in flight (stopped at once, so a slow answer does not hold up the
+ * stop). */
 static void interrupt_all(Driver *d)
 {
   for (Transfer *t = d->queue, *n; t; t = n) {

@@ -968,7 +968,8 @@ static int server_stop(lua_State *L)
   return 1;
 }
 
-/* wait_for_signal(): block until SIGINT or SIGTERM (gcrun sandbox). */
+/* wait_for_signal(): block until SIGINT, SIGTERM, SIGHUP or SIGQUIT
+ * (gcrun sandbox; see signal.c). */
 static int server_wait_for_signal(lua_State *L)
 {
   check_server(L);

@@ -1,6 +1,7 @@
 -- The command line: global options, finding the script, parsing its
 -- declared options, running it protected, turning errors into messages
--- and exit statuses (0 ok, 1 failed, 2 usage or input, 3 auth, 4 unreachable, 130 signal).
+-- and exit statuses (0 ok, 1 failed, 2 usage or input, 3 auth, 4 unreachable,
+-- 128 + N stopped by signal N: SIGINT, SIGTERM, SIGHUP or SIGQUIT).
 local errors = require "gcrun.errors"
 local log = require "gcrun.log"
 local options = require "gcrun.options"

@@ -7,8 +7,8 @@
 --
 -- Queues run `concurrency` at a time over one connection pool and rate
 -- budget; output and report are in file order whatever finishes first.
--- Ctrl-C stops at the next request, checks flows in and still writes the
--- report, with status "interrupted".
+-- A stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) stops at the next request,
+-- checks flows in and still writes the report, with status "interrupted".
 local api_of = require "gcrun.api"
 local correct = require "gcrun.correct"
 local defaults = require "gcrun.defaults"
