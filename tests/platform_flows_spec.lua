@@ -176,3 +176,70 @@ describe("the flow lock protocol", function()
     assert.matches("version 5 was saved but not published", r.error)
   end)
 end)
+
+describe("waits in the flow edit", function()
+  local log = require "gcrun.log"
+  local retry = require "gcrun.retry"
+  local lines, real_backoff
+
+  -- the log's stderr, kept in `lines`
+  local sink = {
+    write = function(_, ...) lines[#lines + 1] = table.concat({ ... }) end,
+    flush = function() end,
+  }
+
+  before_each(function()
+    lines, real_backoff = {}, retry.backoff
+  end)
+  after_each(function()
+    retry.backoff = real_backoff
+    log.configure { level = log.NORMAL, out = io.stderr }
+  end)
+
+  local function said(pattern)
+    local n = 0
+    for _, l in ipairs(lines) do if l:find(pattern, 1, true) then n = n + 1 end end
+    return n
+  end
+
+  it("says a wait for a locked flow of 3 s or more on stderr at normal verbosity, once as it begins", function()
+    log.configure { level = log.NORMAL, out = sink }
+    retry.backoff = function(n) return n == 1 and 3 or 0.01 end   -- a long wait, then a short one
+    local api = scripted {
+      ["GET /api/v2/flows/f1/latestconfiguration"] = { 200, config(1) },
+      ["POST /api/v2/flows/actions/checkout"] = function(_, n)
+        if n <= 2 then return { 409, { message = "Flow Main line is checked out by Ann" } } end
+        return { 200, {} }
+      end,
+      ["POST /api/v2/flows/f1/versions"] = { 200, { id = "2" } },
+      ["POST /api/v2/flows/actions/publish"] = { 200, {} },
+      ["POST /api/v2/flows/actions/checkin"] = { 200, {} },
+    }
+    local r = api:edit_flow(FLOW, QUEUES)
+    assert.equal("updated", r.status, r.error)
+    assert.equal(2, r.lock_waits)
+    assert.equal(1, said("gcrun: warning: flow 'Main line' is locked by another user; waiting 3.0 s " ..
+      "(wait 1, 0 s of at most 60 s so far; --force-unlock breaks the lock)\n"), table.concat(lines))
+    assert.equal(0, said("waiting 0.0 s"), table.concat(lines))   -- the short one only under --verbose
+    assert.equal(1, #lines, table.concat(lines))
+  end)
+
+  it("says a refetch after a stale version, under --verbose when it is short", function()
+    log.configure { level = log.VERBOSE, out = sink }
+    local api = scripted {
+      ["GET /api/v2/flows/f1/latestconfiguration"] = function(_, n) return { 200, config(n) } end,
+      ["POST /api/v2/flows/actions/checkout"] = { 200, {} },
+      ["POST /api/v2/flows/f1/versions"] = function(_, n)
+        if n == 1 then return { 409, { message = "version 1 does not match the current version" } } end
+        return { 200, { id = "3" } }
+      end,
+      ["POST /api/v2/flows/actions/publish"] = { 200, {} },
+      ["POST /api/v2/flows/actions/checkin"] = { 200, {} },
+    }
+    local r = api:edit_flow(FLOW, QUEUES)
+    assert.equal("updated", r.status, r.error)
+    assert.equal(1, r.conflicts)
+    assert.equal(1, said("flow 'Main line' is to be saved again from a fresh read; waiting "), table.concat(lines))
+    assert.equal(1, said("(attempt 2 of 8)"), table.concat(lines))
+  end)
+end)

@@ -58,13 +58,15 @@ function M.is_conflict(resp)
     or body:find("version.validate.failed", 1, true) ~= nil
 end
 
+local ATTEMPTS = 8   -- saves of one flow edit, the first included
+
 -- converge{fetch=, save=, queues=, before_save=, result=} -> the loop's
 -- outcome: fetch the latest configuration, edit it, save it (on a conflict
 -- or an unknown outcome, again from a fresh fetch). Fills result.changes,
 -- .attempts, .conflicts, .unknown_outcome; returns {changed=, latest=,
 -- response=}.
 function M.converge(o)
-  local out = {}
+  local out, waits = {}, 0
   local r = retry.on_conflict {
     fetch = o.fetch,
     modify = function(cfg)
@@ -76,8 +78,13 @@ function M.converge(o)
     end,
     submit = o.save,
     conflict = M.is_conflict,
-    sleep = http.sleep,
-    attempts = 8,
+    sleep = function(seconds)
+      waits = waits + 1
+      -- a newer version saved meanwhile, a save not processed, or one whose answer never came
+      http.sleep(seconds, { say = string.format("flow '%s' is to be saved again from a fresh read", o.result.name),
+        detail = string.format("attempt %d of %d", waits + 1, ATTEMPTS) })
+    end,
+    attempts = ATTEMPTS,
   }
   o.result.attempts, o.result.conflicts, o.result.unknown_outcome = r.attempts, r.conflicts, r.unknown or nil
   out.changed, out.response, out.unknown = r.changed, r.response, r.unknown

@@ -209,11 +209,25 @@ local function check_interrupt(opts)
   end
 end
 
--- sleep(seconds [, {cleanup=true}]): other tasks and transfers go on
--- meanwhile. A signal cuts the sleep short with an "interrupted" error,
--- except for cleanup work.
+-- A wait this long is said on stderr at normal verbosity, as the driver
+-- says its long retry waits (NOTICE_WAIT in src/driver.c); shorter ones
+-- under --verbose.
+M.NOTICE_WAIT = 3
+
+-- What a wait is for, said once as it begins: "<say>; waiting 4.0 s (<detail>)".
+local function announce(seconds, say, detail)
+  local line = string.format(seconds < 10 and "%s; waiting %.1f s%s" or "%s; waiting %.0f s%s", say, seconds,
+    detail and (" (" .. detail .. ")") or "")
+  if seconds >= M.NOTICE_WAIT then log.warn(line) else log.verbose(line) end
+end
+
+-- sleep(seconds [, {cleanup=true, reason=, say=, detail=}]): other tasks
+-- and transfers go on meanwhile. A signal cuts the sleep short with an
+-- "interrupted" error, except for cleanup work. `say` tells the user what
+-- is waited for, `detail` how long it may go on (see announce).
 function M.sleep(seconds, opts)
   check_interrupt(opts)
+  if opts and opts.say then announce(math.max(0, seconds), opts.say, opts.detail) end
   local from = sys.clock()
   local until_t = from + math.max(0, seconds)
   if current_task() then

@@ -220,7 +220,8 @@ local function set_ring(api, id, r)
     if resp.status ~= 404 or sys.clock() + wait > deadline then
       return call.check(api, resp, "set ring number of " .. r.member, req)
     end
-    http.sleep(wait)
+    http.sleep(wait, { say = string.format("member %s of queue %s not found yet (the service catching up)",
+      r.member, id) })
   end
 end
 

@@ -37,6 +37,7 @@ end
 -- is in flight, "held" once the service said yes, nil after a refusal.
 local function checkout(api, flow_id, result, track)
   local n, waited = 0, 0
+  local limit = api.opts.lock_wait or defaults.lock_wait
   while true do
     track.hold = "unknown"
     local resp = call.send(api, { method = "POST", path = ACTION .. "checkout", query = { flow = flow_id },
@@ -50,12 +51,14 @@ local function checkout(api, flow_id, result, track)
       api:call({ method = "POST", path = ACTION .. "unlock", query = { flow = flow_id }, idempotent = true },
         "unlock flow " .. flow_id)
       result.unlocked = holder
-    elseif waited >= (api.opts.lock_wait or defaults.lock_wait) then
+    elseif waited >= limit then
       errors.raise("locked", "%s; still locked after %.0f s (--force-unlock breaks the lock)", holder, waited)
     else
       n = n + 1
       local wait = retry.backoff(n, 0.25, 4, 1)
-      http.sleep(wait)
+      http.sleep(wait, { say = string.format("flow '%s' is locked by another user", result.name or flow_id),
+        detail = string.format("wait %d, %.0f s of at most %.0f s so far; --force-unlock breaks the lock",
+          n, waited, limit) })
       waited = waited + wait
     end
   end
