@@ -118,7 +118,8 @@ function M.set_package_path(roots, datadir)
       end
       return "\n\t" .. found .. " is ignored (" .. name .. " cannot be replaced)"
     end
-    local fn, err = loadfile(found)
+    -- text only, and os.exit an error naming the file, as for a --rules file
+    local fn, err = loadfile(found, "t", strict.without_exit(_G, "module " .. found, "a policy module"))
     if not fn then
       error(string.format("error loading module '%s' from file '%s':\n\t%s", name, found, err), 0)
     end

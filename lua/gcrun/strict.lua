@@ -21,15 +21,17 @@ function M.env(base)
   })
 end
 
--- without_exit(base, who) -> a base like `base` whose os.exit raises an
--- error naming `who` instead of ending the process: a rule file that
+-- without_exit(base, who [, what]) -> a base like `base` whose os.exit
+-- raises an error naming `who` instead of ending the process: a rule file
+-- (or a policy module from a user's folder, `what` says which) that
 -- called it would end the run with status 0, no report, and flows perhaps
 -- left checked out. (require "os" gets the same table.)
-function M.without_exit(base, who)
+function M.without_exit(base, who, what)
   local os_ = {}
   for k, v in pairs(base.os) do os_[k] = v end
   os_.exit = function()
-    error(errors.new("input", string.format("%s called os.exit; a rule file cannot end the run", who)), 0)
+    error(errors.new("input", string.format("%s called os.exit; %s cannot end the run", who,
+      what or "a rule file")), 0)
   end
   local require_ = base.require
   return setmetatable({ os = os_, require = function(name)
