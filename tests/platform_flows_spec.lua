@@ -110,6 +110,36 @@ describe("the flow lock protocol", function()
     assert.is_true(doc.flows[1].left_locked)
   end)
 
+  it("shows a flow left locked first, and a version saved but not published, in the Markdown and HTML reports", function()
+    local doc = report.document { started_at = 0, finished_at = 1, status = "interrupted", queues = {}, flows = {
+      { id = "f1", name = "Main line", status = "interrupted", left_locked = true, checkin_failed = "connection refused",
+        old_version = 1, queues = { "q1" }, changes = {} },
+      { id = "f2", name = "Overflow", status = "failed", saved_version = 5, old_version = 4, queues = { "q1" },
+        changes = {}, error = "The flow has errors; version 5 was saved but not published" },
+    } }
+    local md = require("gcrun.report_md").render(doc)
+    local alert = "> **Warning:** **1 flow left locked: **Main line (`f1`). This run checked it out and could not " ..
+      "check it in again"
+    local at = md:find(alert, 1, true)
+    assert.truthy(at, md)
+    assert.truthy(at < md:find("## Summary", 1, true), "the alert comes before the summary")
+    assert.truthy(md:find("| flows left locked | 1 |", 1, true), md)
+    assert.truthy(md:find("| Flow | Id | Status | Left locked | Old version | New version | Saved, not published |",
+      1, true), md)
+    assert.truthy(md:find("| Main line | `f1` | interrupted | LEFT LOCKED | 1 | ? |  |", 1, true), md)
+    assert.truthy(md:find("| Overflow | `f2` | failed | no | 4 | ? | 5 |", 1, true), md)
+    local html = require("gcrun.report_html").render(doc)
+    assert.truthy(html:find('<p class="alert" role="alert"><b>1 flow left locked: </b>Main line (<code>f1</code>)',
+      1, true), html)
+    assert.truthy(html:find('<span class="s-failed">LEFT LOCKED</span>', 1, true))
+    assert.truthy(html:find('<th>Left locked<th>Old version<th>New version<th>Saved, not published<th>', 1, true))
+    assert.truthy(html:find('<span class="s-failed">5</span>', 1, true))
+    -- nothing left locked: no alert
+    doc.run.flows_left_locked, doc.flows[1].left_locked = {}, false
+    assert.is_nil(require("gcrun.report_md").render(doc):find("Warning", 1, true))
+    assert.is_nil(require("gcrun.report_html").render(doc):find('class="alert"', 1, true))
+  end)
+
   it("finds out a save whose answer never came landed, and says it is saved but not published", function()
     local api = scripted {
       ["GET /api/v2/flows/f1/latestconfiguration"] = function(_, n)

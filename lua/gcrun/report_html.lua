@@ -30,6 +30,7 @@ code,.m2 td:nth-child(2){font:.9em ui-monospace,monospace;
 color:var(--muted)}figure{margin:1em 0}figcaption{color:var(--muted);margin-top:.4em}
 .s-updated,ins{color:var(--ok)}.s-failed,.s-interrupted,del{color:var(--bad)}.s-planned{color:var(--info)}
 .s-not_started{color:var(--warn)}ins{text-decoration:none}
+.alert{border:2px solid var(--bad);border-left-width:.5em;padding:.6em .9em;font-size:1.05em}
 section{content-visibility:auto;contain-intrinsic-size:auto 30em}
 ]]
 
@@ -112,10 +113,10 @@ function M.render(doc)
     if kind == "h" then
       out[#out + 1] = string.format("<h%d%s>%s</h%d>", b[2], b.id and (' id="' .. esc(b.id) .. '"') or "",
         inline(b[3]), b[2])
-    elseif kind == "p" then
+    elseif kind == "p" or kind == "alert" then
       local parts = {}
       for i = 2, #b do parts[#parts + 1] = inline(b[i]) end
-      out[#out + 1] = "<p>" .. table.concat(parts) .. "</p>"
+      out[#out + 1] = (kind == "alert" and '<p class="alert" role="alert">' or "<p>") .. table.concat(parts) .. "</p>"
     elseif kind == "table" then
       table_of(out, b[2], b[3], b.caption, b.mono)
     elseif kind == "list" then

@@ -64,6 +64,9 @@ function M.render(doc)
     elseif kind == "p" then
       out[#out + 1] = pieces(b, 2)
       out[#out + 1] = ""
+    elseif kind == "alert" then
+      out[#out + 1] = "> **Warning:** " .. pieces(b, 2)
+      out[#out + 1] = ""
     elseif kind == "table" then
       table_of(out, b[2], b[3], b.caption, b.mono)
     elseif kind == "list" then

@@ -5,7 +5,8 @@
 -- skipped files). Edit this file to change what the reports say; the
 -- renderers only decide how it looks.
 --
--- Blocks: {"h", level, text, id=}, {"p", inline...}, {"table", header,
+-- Blocks: {"h", level, text, id=}, {"p", inline...}, {"alert", inline...}
+-- (what an auditor must not miss, shown first and set apart), {"table", header,
 -- rows, caption=, mono=column of identifiers}, {"list", items},
 -- {"picture", kind, data, text= | items=} (its text equivalent: sentences
 -- or a list), and {"section"} ... {"end"} around each queue.
@@ -46,10 +47,26 @@ local function version(v)
   return tostring(v)
 end
 
+-- The flows the run could not check in: nobody else can edit them until
+-- they are checked in or unlocked, so the reports say so before anything.
+local function left_locked_alert(run, out)
+  local locked = run.flows_left_locked or {}
+  if #locked == 0 then return end
+  local alert = { "alert", { strong = text.plural(#locked, "flow") .. " left locked: " } }
+  for i, f in ipairs(locked) do
+    alert[#alert + 1] = { i > 1 and "; " or "", f.name or f.id, " (", { code = f.id }, ")" }
+  end
+  alert[#alert + 1] = ". This run checked " .. (#locked == 1 and "it" or "them") .. " out and could not check "
+    .. (#locked == 1 and "it" or "them") .. " in again: nobody else can edit " .. (#locked == 1 and "it" or "them")
+    .. " until checked in (by the same OAuth client) or unlocked (Architect, or POST /api/v2/flows/actions/unlock)."
+  out[#out + 1] = alert
+end
+
 -- The run in sentences.
 local function run_blocks(doc, out)
   local run = doc.run
   out[#out + 1] = { "h", 1, "Queue impact report" }
+  left_locked_alert(run, out)
   out[#out + 1] = { "p", "Generated ", doc.generated_at, " by gcrun ", value(run.gcrun_version), " against ",
     value(run.target), " (", value(run.dialect), " API).",
     run.dry_run and { " ", { strong = "Dry run: nothing was changed." } } or "" }
@@ -63,6 +80,9 @@ local function run_blocks(doc, out)
   rows[#rows + 1] = { "flows updated", run.flows_updated }
   if (run.flows_failed or 0) > 0 then
     rows[#rows + 1] = { { status = "failed", text = "flows failed" }, run.flows_failed }
+  end
+  if #(run.flows_left_locked or {}) > 0 then
+    rows[#rows + 1] = { { status = "failed", text = "flows left locked" }, #run.flows_left_locked }
   end
   if #doc.skipped_files > 0 then rows[#rows + 1] = { "definition files skipped", #doc.skipped_files } end
   out[#out + 1] = { "h", 2, "Summary", id = "summary" }
@@ -287,12 +307,14 @@ function M.build(doc)
     out[#out + 1] = { "h", 2, "Flows", id = "flows" }
     local frows = {}
     for _, f in ipairs(doc.flows) do
-      frows[#frows + 1] = { f.name or "", { code = f.id }, { status = f.status }, version(f.old_version),
-        { after = version(f.new_version) }, #f.nodes_changed, #f.queues, f.lock_waits or 0, f.conflicts or 0,
-        f.error or f.checkin_failed or "" }
+      local saved = f.saved_version ~= nil and f.saved_version ~= json.null
+      frows[#frows + 1] = { f.name or "", { code = f.id }, { status = f.status },
+        f.left_locked and { status = "failed", text = "LEFT LOCKED" } or "no", version(f.old_version),
+        { after = version(f.new_version) }, saved and { status = "failed", text = version(f.saved_version) } or "",
+        #f.nodes_changed, #f.queues, f.lock_waits or 0, f.conflicts or 0, f.error or f.checkin_failed or "" }
     end
-    out[#out + 1] = { "table", { "Flow", "Id", "Status", "Old version", "New version", "Node edits", "Queues",
-      "Lock waits", "Conflicts", "Problem" }, frows }
+    out[#out + 1] = { "table", { "Flow", "Id", "Status", "Left locked", "Old version", "New version",
+      "Saved, not published", "Node edits", "Queues", "Lock waits", "Conflicts", "Problem" }, frows }
   end
   if #doc.skipped_files > 0 then
     out[#out + 1] = { "h", 2, "Skipped definition files", id = "skipped" }
