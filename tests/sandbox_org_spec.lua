@@ -288,3 +288,22 @@ describe("--sandbox with --rate and --latency", function()
     h.rmtree(dir)
   end)
 end)
+
+describe("the sandbox's saved state", function()
+  it("is valid UTF-8 JSON when a value holds bytes that are not UTF-8", function()
+    local dir = h.tmpdir()
+    local org = assert(require("gcrun.sandbox.org").load(ORG_FILE))
+    local q = org:list("queues")[1]
+    q.description = "Billing \255\254 desk \192\175 \237\160\128"    -- stray, overlong, surrogate
+    q["bad key \200"] = "x"
+    assert(org:save(dir .. "/state.json"))
+    local text = h.read(dir .. "/state.json")
+    assert.truthy(utf8.len(text), "the saved state is not valid UTF-8")
+    local saved = assert(json.decode(text))
+    assert.equal("Billing \u{FFFD}\u{FFFD} desk \u{FFFD}\u{FFFD} \u{FFFD}\u{FFFD}\u{FFFD}", saved.queues[1].description)
+    assert.equal("x", saved.queues[1]["bad key \u{FFFD}"])
+    -- and it loads again
+    assert(require("gcrun.sandbox.org").load(dir .. "/state.json"))
+    h.rmtree(dir)
+  end)
+end)

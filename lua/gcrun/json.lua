@@ -242,7 +242,10 @@ function M.encode(v, opts)
     local s = type(v) == "table" and substitute(v) or v
     local text = encode_scalar(s)
     if s ~= v then text = text:gsub(QUOTED_SENTINEL, "[]") end
-    return text
+    -- cjson copies bytes that are not UTF-8 as they are; they can only be
+    -- in strings (the rest is ASCII), so replacing them in the text is
+    -- replacing them in the strings, as the other path does
+    return valid_utf8(text)
   end
   local chunks = {}
   M.encode_to(v, function(s) chunks[#chunks + 1] = s end, { pretty = pretty, sort = sort })
