@@ -118,7 +118,7 @@ describe("the flow lock protocol", function()
         changes = {}, error = "The flow has errors; version 5 was saved but not published" },
     } }
     local md = require("gcrun.report_md").render(doc)
-    local alert = "> **Warning:** **1 flow left locked: **Main line (`f1`). This run checked it out and could not " ..
+    local alert = "> **Warning:** **1 flow left locked:** Main line (`f1`). This run checked it out and could not " ..
       "check it in again"
     local at = md:find(alert, 1, true)
     assert.truthy(at, md)
@@ -129,7 +129,7 @@ describe("the flow lock protocol", function()
     assert.truthy(md:find("| Main line | `f1` | interrupted | LEFT LOCKED | 1 | ? |  |", 1, true), md)
     assert.truthy(md:find("| Overflow | `f2` | failed | no | 4 | ? | 5 |", 1, true), md)
     local html = require("gcrun.report_html").render(doc)
-    assert.truthy(html:find('<p class="alert" role="alert"><b>1 flow left locked: </b>Main line (<code>f1</code>)',
+    assert.truthy(html:find('<p class="alert" role="alert"><b>1 flow left locked:</b> Main line (<code>f1</code>)',
       1, true), html)
     assert.truthy(html:find('<span class="s-failed">LEFT LOCKED</span>', 1, true))
     assert.truthy(html:find('<th>Left locked<th>Old version<th>New version<th>Saved, not published<th>', 1, true))

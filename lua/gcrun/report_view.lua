@@ -52,7 +52,7 @@ end
 local function left_locked_alert(run, out)
   local locked = run.flows_left_locked or {}
   if #locked == 0 then return end
-  local alert = { "alert", { strong = text.plural(#locked, "flow") .. " left locked: " } }
+  local alert = { "alert", { strong = text.plural(#locked, "flow") .. " left locked:" }, " " }
   for i, f in ipairs(locked) do
     alert[#alert + 1] = { i > 1 and "; " or "", f.name or f.id, " (", { code = f.id }, ")" }
   end
