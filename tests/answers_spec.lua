@@ -48,7 +48,7 @@ describe("ids", function()
     assert.truthy(definitions.parse(json.encode { queue_id = Q:upper() }, "q.json"))
   end)
 
-  it("so are the flow ids a definition lists", function()
+  it("so are the flow names and ids a definition lists (. and .. are neither)", function()
     local def, c = definitions.parse(json.encode { queue_id = Q, flows = { Q, ".." } }, "q.json")
     assert.is_nil(def)
     assert.equal("flows[2]", c.errors[1].field)

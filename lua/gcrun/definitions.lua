@@ -319,7 +319,10 @@ function M.parse(bytes, file, opts)
       c:error("flows", "must be a list of flow names or ids, got %s", describe(raw.flows))
     else
       for i, f in ipairs(raw.flows) do
-        if type(f) ~= "string" or f == "" then
+        if f == "." or f == ".." then
+          -- no flow is called that, and as an id it would walk up the URL path
+          c:error(string.format("flows[%d]", i), "must be a flow name or id, got '%s'", f)
+        elseif type(f) ~= "string" or f == "" then
           c:error(string.format("flows[%d]", i), "must be a flow name or id (a string), got %s",
             describe(type(f) == "string" and text.shorten(f, 64) or f))
         else
