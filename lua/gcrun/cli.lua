@@ -14,7 +14,7 @@ local M = {}
 -- Output options: accepted by every script.
 local OUTPUT = options.compile {
   { "verbose", "more detail; twice traces every HTTP request", short = "v", type = "count" },
-  { "quiet", "print errors and the summary only", short = "q" },
+  { "quiet", "print errors, warnings and the summary only", short = "q" },
   { "log-format=FMT", "text for people, json for machines", choices = { "text", "json" } },
   { "debug", "show Lua locations and tracebacks in error messages (for bug reports)" },
 }

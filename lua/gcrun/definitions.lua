@@ -62,8 +62,10 @@ function Checker.error(c, field, fmt, ...)
   c.errors[#c.errors + 1] = { file = c.file, field = field, reason = string.format(fmt, ...) }
 end
 
+-- A warning is about the file as a whole (the report lists it with the
+-- file's queue; load_all names the file on stderr).
 function Checker.warn(c, fmt, ...)
-  c.warnings[#c.warnings + 1] = string.format("%s: " .. fmt, c.file, ...)
+  c.warnings[#c.warnings + 1] = string.format(fmt, ...)
 end
 
 -- A finding is a problem as gcrun.api.problems describes them (kind,
@@ -358,6 +360,7 @@ function M.parse(bytes, file, opts)
       #c.findings, M.MAX_FINDINGS)
   end
   def.findings = #c.findings > 0 and c.findings or NOTHING
+  def.warnings = #c.warnings > 0 and c.warnings or NOTHING
   if #c.errors > 0 then return nil, c end
   return def, c
 end
@@ -399,7 +402,8 @@ function M.expand(paths)
   return files, errors
 end
 
--- load_all(paths [, opts]) -> definitions, errors, warnings
+-- load_all(paths [, opts]) -> definitions, errors, warnings (errors and
+-- warnings alike: {file=, field=, reason=}; format_error prints either)
 -- The same queue_id in two files (or, without one, the same name, in any
 -- case) is an error for the second. The files' text and parsed JSON are
 -- garbage once checked; a collection afterwards keeps them from setting
@@ -410,7 +414,7 @@ function M.load_all(paths, opts)
   for _, f in ipairs(files) do
     local def, c = M.load(f, opts)
     for _, e in ipairs(c.errors) do errors[#errors + 1] = e end
-    for _, w in ipairs(c.warnings) do warnings[#warnings + 1] = w end
+    for _, w in ipairs(c.warnings) do warnings[#warnings + 1] = { file = f, field = "", reason = w } end
     if def then
       local key = def.queue_id or ("name:" .. def.name:lower())
       local first = by_queue[key]
@@ -425,6 +429,17 @@ function M.load_all(paths, opts)
   end
   collectgarbage("collect")
   return defs, errors, warnings
+end
+
+-- by_file(warnings) -> {file: {reason...}}: load_all's warnings by file
+-- (for the report's entries of skipped files)
+function M.by_file(warnings)
+  local out = {}
+  for _, w in ipairs(warnings) do
+    out[w.file] = out[w.file] or {}
+    table.insert(out[w.file], w.reason)
+  end
+  return out
 end
 
 function M.format_error(e)

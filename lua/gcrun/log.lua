@@ -2,7 +2,8 @@
 -- (per-queue lines, the plan, the summary: the events of RESULTS) on
 -- stdout, diagnostics (warnings, progress, retries, errors) on stderr, so
 -- `> file` keeps the results and a terminal still shows what goes wrong.
--- Levels: 0 quiet (errors and the summary), 1 normal, 2 verbose, 3 trace.
+-- Levels: 0 quiet (errors, warnings and the summary: --quiet hides what
+-- went as planned, never what may be wrong), 1 normal, 2 verbose, 3 trace.
 -- `--log-format json` writes one JSON object a line. With a script's
 -- `--output json`, stdout gets the run's document (document()) and
 -- nothing else: the result lines move to stderr. Every line is made
@@ -75,7 +76,7 @@ local function results_stream()
 end
 
 function M.error(msg, fields) emit(0, "error", "gcrun: ", msg, fields) end
-function M.warn(msg, fields) emit(1, "warning", "gcrun: warning: ", msg, fields) end
+function M.warn(msg, fields) emit(0, "warning", "gcrun: warning: ", msg, fields) end
 function M.info(msg, fields) emit(1, "info", "", msg, fields) end
 function M.verbose(msg, fields) emit(2, "verbose", "", msg, fields) end
 function M.trace(msg, fields) emit(3, "trace", "", msg, fields) end

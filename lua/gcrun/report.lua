@@ -6,6 +6,9 @@
 -- and how it went. Markdown and HTML renderings are in report_md.lua and
 -- report_html.lua. Edit this file to change the layout.
 --
+-- Each queue's `warnings` (and each skipped file's) are what was said
+-- about its definition file (an unknown key and its likely meaning).
+--
 -- Queue status: updated, unchanged, planned (--dry-run), failed,
 -- interrupted, not_started. total_queues_updated counts "updated" only.
 -- The records are gcrun.result's; the names below are the report's, kept
@@ -75,7 +78,7 @@ local function queue_entry(e, run_names)
     members_added = list(e.members_added), members_removed = list(e.members_removed),
     ring_numbers = ring, skill_assignments = assignments, flows = flows,
     requests = c.requests or 0, retries = c.retries or 0, throttled = c.throttled or 0,
-    names = names,
+    names = names, warnings = list(e.warnings),
   }
 end
 
@@ -113,7 +116,9 @@ function M.document(run)
   end
   for k in pairs(totals) do totals[k] = totals[k] + ((run.extra_counters or {})[k] or 0) end
   local skipped = A({})
-  for _, s in ipairs(run.skipped or {}) do skipped[#skipped + 1] = { file = s.file, errors = A(s.errors) } end
+  for _, s in ipairs(run.skipped or {}) do
+    skipped[#skipped + 1] = { file = s.file, errors = A(s.errors), warnings = list(s.warnings) }
+  end
   return {
     generated_at = text.iso8601(run.finished_at or sys.time()),
     total_queues_updated = counts.updated or 0,

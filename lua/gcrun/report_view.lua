@@ -255,6 +255,10 @@ local function queue_blocks(c, out)
   facts[#facts + 1] = "; " .. table.concat(load, ", ") .. "."
   out[#out + 1] = facts
   if c.error then out[#out + 1] = { "p", { strong = "Error: " }, c.error } end
+  if #(c.warnings or {}) > 0 then
+    out[#out + 1] = { "p", { strong = "Warnings" }, " about ", { code = c.file or "the definition" }, ":" }
+    out[#out + 1] = { "list", c.warnings }
+  end
   if #c.fields_changed > 0 then
     local rows = {}
     for _, f in ipairs(c.fields_changed) do changed_leaves(f.field, f.before, f.after, rows) end
@@ -320,7 +324,8 @@ function M.build(doc)
     out[#out + 1] = { "h", 2, "Skipped definition files", id = "skipped" }
     local items = {}
     for _, s in ipairs(doc.skipped_files) do
-      items[#items + 1] = { { code = s.file }, ": ", table.concat(s.errors, "; ") }
+      local warned = #(s.warnings or {}) > 0 and { " (warnings: ", table.concat(s.warnings, "; "), ")" } or ""
+      items[#items + 1] = { { code = s.file }, ": ", table.concat(s.errors, "; "), warned }
     end
     out[#out + 1] = { "list", items }
   end

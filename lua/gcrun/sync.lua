@@ -112,15 +112,15 @@ end
 -- Raises "input" when a file is invalid, unless keep_going.
 function M.load(paths, keep_going, opts)
   local defs, errs, warnings = definitions.load_all(paths, opts)
-  for _, w in ipairs(warnings) do log.warn(w) end
+  for _, w in ipairs(warnings) do log.warn(definitions.format_error(w)) end
   local skipped = {}
   if #errs == 0 then return defs, skipped end
-  local by_file = {}
+  local by_file, warned = {}, definitions.by_file(warnings)
   for _, e in ipairs(errs) do
     log.error(definitions.format_error(e))
     if not by_file[e.file] then
       by_file[e.file] = {}
-      skipped[#skipped + 1] = { file = e.file, errors = by_file[e.file] }
+      skipped[#skipped + 1] = { file = e.file, errors = by_file[e.file], warnings = warned[e.file] }
     end
     table.insert(by_file[e.file], e.field ~= "" and (e.field .. ": " .. e.reason) or e.reason)
   end

@@ -1,0 +1,72 @@
+-- Definition files as a person meets them: what gcrun says about a file
+-- (on stderr, also under --quiet, and in every report), ids written in
+-- another case, and files that are not what they should be.
+local definitions = require "gcrun.definitions"
+local h = require "tests.helpers"
+local json = require "gcrun.json"
+
+local Q1 = "8b5a7400-cca4-4239-9271-5e22c8399ed5"   -- Billing & Payments in the example org
+
+describe("warnings about a definition file", function()
+  local dir
+
+  before_each(function() dir = h.tmpdir() end)
+  after_each(function() h.rmtree(dir) end)
+
+  local function dry_run(args)
+    local full = { "queue-sync", "--sandbox", "--sandbox-state", dir .. "/state.json", "--dry-run" }
+    for _, a in ipairs(args) do full[#full + 1] = a end
+    return h.run(full)
+  end
+
+  it("are printed under --quiet and kept in the JSON, Markdown and HTML reports", function()
+    local file = h.write(dir .. "/billing.json", json.encode { queue_id = Q1, nmae = "Billing", memebrs = {} })
+    for _, format in ipairs { "json", "md", "html" } do
+      local report = dir .. "/plan." .. format
+      local r = dry_run { "-q", "--report", report, file }
+      assert.equal(0, r.status, r.stderr)
+      assert.matches("billing%.json: unknown key 'nmae' is ignored %(did you mean 'name'%?%)", r.stderr)
+      assert.matches("billing%.json: unknown key 'memebrs' is ignored %(did you mean 'members'%?%)", r.stderr)
+      local text = h.read(report)
+      if format == "json" then
+        local doc = json.decode(text)
+        assert.same({ "unknown key 'memebrs' is ignored (did you mean 'members'?)",
+          "unknown key 'nmae' is ignored (did you mean 'name'?)" }, doc.changes[1].warnings)
+      else
+        assert.matches("unknown key 'nmae' is ignored %(did you mean 'name'%?%)", text)
+        assert.matches("unknown key 'memebrs' is ignored %(did you mean 'members'%?%)", text)
+      end
+    end
+  end)
+
+  it("are an empty list for a queue whose file has none", function()
+    local file = h.write(dir .. "/billing.json", json.encode { queue_id = Q1, description = "Billing" })
+    local r = dry_run { "--report", dir .. "/plan.json", file }
+    assert.equal(0, r.status, r.stderr)
+    local doc = json.decode(h.read(dir .. "/plan.json"))
+    assert.same({}, doc.changes[1].warnings)
+    assert.equal("", r.stderr:match("unknown key") or "")
+  end)
+
+  it("stay with a file skipped for its errors (--keep-going)", function()
+    h.write(dir .. "/bad.json", json.encode { queue_id = Q1, descripton = "x", acw_timeout = -1 })
+    local good = h.write(dir .. "/good.json", json.encode { name = "Claims" })
+    local r = dry_run { "--keep-going", "--report", dir .. "/plan.json", dir .. "/bad.json", good }
+    assert.equal(1, r.status, r.stderr)
+    local doc = json.decode(h.read(dir .. "/plan.json"))
+    assert.equal(dir .. "/bad.json", doc.skipped_files[1].file)
+    assert.same({ "unknown key 'descripton' is ignored (did you mean 'description'?)" },
+      doc.skipped_files[1].warnings)
+    assert.same({}, doc.changes[1].warnings)
+  end)
+
+  it("come from load_all with the file they are about", function()
+    h.write(dir .. "/a.json", json.encode { queue_id = Q1, nmae = "x" })
+    local defs, errs, warnings = definitions.load_all { dir }
+    assert.equal(0, #errs)
+    assert.same({ "unknown key 'nmae' is ignored (did you mean 'name'?)" }, defs[1].warnings)
+    assert.equal(dir .. "/a.json", warnings[1].file)
+    assert.equal(dir .. "/a.json: unknown key 'nmae' is ignored (did you mean 'name'?)",
+      definitions.format_error(warnings[1]))
+  end)
+end)
