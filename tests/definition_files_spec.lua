@@ -70,3 +70,44 @@ describe("warnings about a definition file", function()
       definitions.format_error(warnings[1]))
   end)
 end)
+
+describe("queue ids in definition files", function()
+  local dir
+
+  before_each(function() dir = h.tmpdir() end)
+  after_each(function() h.rmtree(dir) end)
+
+  it("are read in the API's lower case, whatever case the file writes", function()
+    local def = definitions.parse(json.encode { queue_id = Q1:upper() }, "q.json")
+    assert.equal(Q1, def.queue_id)
+  end)
+
+  it("say so when white space surrounds an id", function()
+    local def, c = definitions.parse(json.encode { queue_id = " " .. Q1:upper() .. " " }, "q.json")
+    assert.is_nil(def)
+    assert.equal("queue_id", c.errors[1].field)
+    assert.equal("has white space around the id; write " .. Q1, c.errors[1].reason)
+  end)
+
+  it("find two files defining one queue in different letter case, and say so", function()
+    h.write(dir .. "/a.json", json.encode { queue_id = Q1 })
+    h.write(dir .. "/b.json", json.encode { queue_id = Q1:upper() })
+    local defs, errs = definitions.load_all { dir }
+    assert.equal(1, #defs)
+    assert.equal(1, #errs)
+    assert.equal(dir .. "/b.json", errs[1].file)
+    assert.equal("queue_id", errs[1].field)
+    assert.equal(string.format("queue %s is already defined by %s/a.json as %s (an id is the same in upper and "
+      .. "lower case)", Q1:upper(), dir, Q1), errs[1].reason)
+  end)
+
+  it("sync the queue the org knows when the file writes its id in upper case", function()
+    local file = h.write(dir .. "/billing.json", json.encode { queue_id = Q1:upper(), description = "Upper" })
+    local r = h.run { "queue-sync", "--sandbox", "--sandbox-state", dir .. "/state.json", "--report",
+      dir .. "/report.json", file }
+    assert.equal(0, r.status, r.stderr)
+    local doc = json.decode(h.read(dir .. "/report.json"))
+    assert.equal("updated", doc.changes[1].status)
+    assert.equal(Q1, doc.changes[1].queue_id)
+  end)
+end)

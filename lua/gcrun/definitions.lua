@@ -247,9 +247,16 @@ function M.parse(bytes, file, opts)
     c:error("queue_id", "is required when there is no name (the queue is found by its id, or by its name)")
   elseif id ~= nil and type(id) ~= "string" then
     c:error("queue_id", "must be a string, got %s", describe(id))
+  elseif id ~= nil and not M.is_id(id) and M.is_id(id:match("^%s*(.-)%s*$")) then
+    c:error("queue_id", "has white space around the id; write %s", id:match("^%s*(.-)%s*$"):lower())
   elseif id ~= nil and not M.is_id(id) then
     c:error("queue_id", "must be a queue id (a UUID such as 8b5a7400-cca4-4239-9271-5e22c8399ed5), got %s",
       describe(text.shorten(id, 64)))
+  elseif id ~= nil and id ~= id:lower() then
+    -- the API's ids are case-insensitive UUIDs it writes in lower case:
+    -- one case, so the same queue is the same id everywhere in the run
+    def.written_id = id
+    id = id:lower()
   end
   def.queue_id = id
 
@@ -404,10 +411,10 @@ end
 
 -- load_all(paths [, opts]) -> definitions, errors, warnings (errors and
 -- warnings alike: {file=, field=, reason=}; format_error prints either)
--- The same queue_id in two files (or, without one, the same name, in any
--- case) is an error for the second. The files' text and parsed JSON are
--- garbage once checked; a collection afterwards keeps them from setting
--- the run's peak memory.
+-- The same queue_id (in any letter case) in two files, or, without one,
+-- the same name (in any case) is an error for the second. The files' text
+-- and parsed JSON are garbage once checked; a collection afterwards keeps
+-- them from setting the run's peak memory.
 function M.load_all(paths, opts)
   local files, errors = M.expand(paths)
   local defs, warnings, by_queue = {}, {}, {}
@@ -419,10 +426,13 @@ function M.load_all(paths, opts)
       local key = def.queue_id or ("name:" .. def.name:lower())
       local first = by_queue[key]
       if first then
+        local id, first_id = def.written_id or def.queue_id, first.written_id or first.queue_id
+        local case = id and id ~= first_id
+          and string.format(" as %s (an id is the same in upper and lower case)", first_id) or ""
         errors[#errors + 1] = { file = f, field = def.queue_id and "queue_id" or "name",
-          reason = string.format("queue %s is already defined by %s", def.queue_id or def.name, first) }
+          reason = string.format("queue %s is already defined by %s%s", id or def.name, first.file, case) }
       else
-        by_queue[key] = f
+        by_queue[key] = def
         defs[#defs + 1] = def
       end
     end
