@@ -19,11 +19,30 @@ local sys = require "gcrun.sys"
 local text = require "gcrun.text"
 
 -- A file name from a queue name: lower case, dashes, unique in the run.
+-- A long name is cut to SLUG_MAX bytes and marked with a hash of the whole
+-- name (file names end at 255 bytes; two names alike in their first
+-- SLUG_MAX bytes still get two files). Names whose slugs collide ("A B",
+-- "a-b") get the queue id's first 8 digits, then a number.
+local SLUG_MAX = 80
+
+-- FNV-1a, 32 bits: a short, stable mark of a name (the same in every org)
+local function hash(s)
+  local h = 2166136261
+  for i = 1, #s do h = ((h ~ s:byte(i)) * 16777619) & 0xffffffff end
+  return string.format("%08x", h)
+end
+
 local function file_name(q, used)
   local base = q.name:lower():gsub("[^%w]+", "-"):gsub("^%-+", ""):gsub("%-+$", "")
   if base == "" then base = "queue" end
+  if #base > SLUG_MAX then base = base:sub(1, SLUG_MAX):gsub("%-+$", "") .. "-" .. hash(q.name) end
   local name = base
-  if used[name] then name = base .. "-" .. q.id:sub(1, 8) end
+  if used[name] then name = base .. "-" .. q.id:sub(1, 8):lower() end
+  local n = 1
+  while used[name] do
+    n = n + 1
+    name = string.format("%s-%s-%d", base, q.id:sub(1, 8):lower(), n)
+  end
   used[name] = true
   return name .. ".json"
 end

@@ -111,3 +111,49 @@ describe("queue ids in definition files", function()
     assert.equal(Q1, doc.changes[1].queue_id)
   end)
 end)
+
+describe("queue-export's file names", function()
+  local dir, sb
+
+  before_each(function() dir = h.tmpdir() end)
+  after_each(function()
+    if sb then sb.stop() end
+    h.rmtree(dir)
+  end)
+
+  it("stay short and distinct for long names and names whose slugs collide", function()
+    local org = json.decode(h.read(h.srcdir .. "/examples/sandbox-org.json"))
+    local template = org.queues[1]
+    local names = { string.rep("a", 5000), string.rep("a", 5000) .. "b", string.rep("a", 251), "A B", "a-b", "a_b" }
+    local ids = { "00000000-0000-4000-8000-0000000000a1", "00000000-0000-4000-8000-0000000000a2",
+      "00000000-0000-4000-8000-0000000000a3", "11111111-0000-4000-8000-000000000001",
+      "11111111-0000-4000-8000-000000000002", "11111111-0000-4000-8000-000000000003" }
+    for i, name in ipairs(names) do
+      local q = json.decode(json.encode(template))
+      q.id, q.name = ids[i], name
+      org.queues[#org.queues + 1] = q
+    end
+    h.write(dir .. "/org.json", json.encode(org))
+    sb = h.sandbox { org = dir .. "/org.json" }
+    local out = dir .. "/export"
+    local r = sb.run { "queue-export", "--out", out }
+    assert.equal(0, r.status, r.stderr)
+    local files = require("gcrun.sys").dir(out)
+    assert.equal(#org.queues, #files)
+    local exported = {}
+    for _, f in ipairs(files) do
+      assert.is_true(#f <= 100, f)
+      local def = json.decode(h.read(out .. "/" .. f))
+      assert.is_nil(exported[def.name], def.name)
+      exported[def.name] = f
+    end
+    for _, name in ipairs(names) do assert.truthy(exported[name], name:sub(1, 20)) end
+    assert.equal("a-b.json", exported["A B"])
+    assert.equal("a-b-11111111.json", exported["a-b"])
+    assert.equal("a-b-11111111-2.json", exported["a_b"])
+    -- the names are stable: a second export finds every file as it would write it
+    r = sb.run { "queue-export", "--out", out }
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("0 definitions written .- %(" .. #org.queues .. " unchanged%)", r.stdout .. r.stderr)
+  end)
+end)
