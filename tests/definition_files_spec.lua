@@ -157,3 +157,86 @@ describe("queue-export's file names", function()
     assert.matches("0 definitions written .- %(" .. #org.queues .. " unchanged%)", r.stdout .. r.stderr)
   end)
 end)
+
+describe("definition files that are not what they should be", function()
+  local dir
+  local sys = require "gcrun.sys"
+
+  before_each(function() dir = h.tmpdir() end)
+  after_each(function()
+    os.execute("chmod -R u+rwx " .. h.quote(dir))
+    h.rmtree(dir)
+  end)
+
+  local function parse(bytes) return definitions.parse(bytes, "q.json") end
+
+  it("a list at the top level: the file must hold a JSON object", function()
+    for _, text in ipairs { "[]", " [ ]\n", '[{"queue_id": "' .. Q1 .. '"}]', '"x"' } do
+      local def, c = parse(text)
+      assert.is_nil(def, text)
+      assert.equal(1, #c.errors, text)
+      assert.equal("", c.errors[1].field)
+      assert.matches("^must hold a JSON object {...} %(the queue definition%), got ", c.errors[1].reason)
+    end
+    assert.matches("got a list$", select(2, parse("[]")).errors[1].reason)
+  end)
+
+  it("UTF-16 text, with or without its byte order mark, is named so", function()
+    local json_text = '{"queue_id": "' .. Q1 .. '"}'
+    local le, be = {}, {}
+    for ch in json_text:gmatch(".") do le[#le + 1] = ch .. "\0"; be[#be + 1] = "\0" .. ch end
+    for _, bytes in ipairs { "\255\254" .. table.concat(le), table.concat(le), "\254\255" .. table.concat(be),
+        table.concat(be) } do
+      local def, c = parse(bytes)
+      assert.is_nil(def)
+      assert.equal("looks like UTF-16 (or UTF-32) text; save the file as UTF-8", c.errors[1].reason)
+    end
+  end)
+
+  it("a UTF-8 byte order mark is skipped", function()
+    local def, c = parse("\239\187\191" .. json.encode { queue_id = Q1, description = "with a BOM" })
+    assert.same({}, c.errors)
+    assert.equal("with a BOM", def.description)
+  end)
+
+  it("a file given twice, or as itself and in its directory, is read once", function()
+    h.write(dir .. "/a.json", json.encode { queue_id = Q1 })
+    os.execute("ln -s a.json " .. h.quote(dir .. "/link.json"))
+    local defs, errs = definitions.load_all { dir .. "/a.json", dir .. "/./a.json", dir }
+    assert.same({}, errs)
+    assert.equal(1, #defs)
+    assert.equal(dir .. "/a.json", defs[1].file)
+  end)
+
+  it("a directory that cannot be read says so, with the reason", function()
+    os.execute("mkdir " .. h.quote(dir .. "/queues"))
+    h.write(dir .. "/queues/a.json", json.encode { queue_id = Q1 })
+    os.execute("chmod 300 " .. h.quote(dir .. "/queues"))   -- may be entered, not listed
+    if sys.getuid() ~= 0 then
+      local _, errs = definitions.load_all { dir .. "/queues" }
+      assert.equal("cannot read the directory: Permission denied", errs[1].reason)
+      return
+    end
+    -- root reads any directory: meet it as an ordinary user (nobody) would
+    local nobody = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups" }
+    if h.run({ "--version" }, { prefix = nobody }).status ~= 0 then
+      pending("the build tree is not reachable by the user nobody")
+      return
+    end
+    os.execute("chmod 755 " .. h.quote(dir))
+    local r = h.run({ "queue-sync", "--sandbox", "--sandbox-state", dir .. "/state.json", dir .. "/queues" },
+      { prefix = nobody, env = { HOME = dir } })
+    assert.equal(2, r.status)
+    assert.matches("queues: cannot read the directory: Permission denied", r.stderr)
+  end)
+
+  it("a queue never started has a timestamp in the report", function()
+    local def = definitions.parse(json.encode { queue_id = Q1 }, "q.json")
+    local run = { queues = { require("gcrun.result").queue(def) }, started_at = 1000, finished_at = 1060,
+      status = "interrupted" }
+    local doc = require("gcrun.report").document(run)
+    assert.equal("not_started", doc.changes[1].status)
+    assert.equal(doc.generated_at, doc.changes[1].timestamp)
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT", doc.changes[1].timestamp)
+  end)
+end)

@@ -190,8 +190,13 @@ function M.parse(bytes, file, opts)
   opts = opts or {}
   local DEFAULTS = opts.defaults == "tutorial" and M.DEFAULTS or {}
   local c = checker(file)
-  if bytes:sub(1, 3) == "\239\187\191" then
-    c:error("", "starts with a UTF-8 byte order mark; save the file as UTF-8 without BOM")
+  -- a UTF-8 byte order mark (some Windows editors write one) is skipped,
+  -- as .env files' is
+  if bytes:sub(1, 3) == "\239\187\191" then bytes = bytes:sub(4) end
+  -- JSON text starts with "{" or white space: a NUL in the first two bytes,
+  -- or a UTF-16 byte order mark, is text saved as UTF-16 (or UTF-32)
+  if bytes:sub(1, 2):find("\0", 1, true) or bytes:sub(1, 2) == "\255\254" or bytes:sub(1, 2) == "\254\255" then
+    c:error("", "looks like UTF-16 (or UTF-32) text; save the file as UTF-8")
     return nil, c
   end
   if not check_utf8(c, bytes) then return nil, c end
@@ -201,8 +206,10 @@ function M.parse(bytes, file, opts)
       err.message)
     return nil, c
   end
-  if not is_object(raw) then
-    c:error("", "must be a JSON object (the queue definition), got %s", describe(raw))
+  -- ([] decodes as an empty table, as {} does: its first byte tells them apart)
+  local list = bytes:match("^%s*%[")
+  if list or not is_object(raw) then
+    c:error("", "must hold a JSON object {...} (the queue definition), got %s", list and "a list" or describe(raw))
     return nil, c
   end
   -- repeated keys: at the top level ambiguous (an error); inside members or
@@ -385,25 +392,38 @@ end
 
 -- Expand the command line's paths: files as given, directories to their
 -- *.json files (sorted, not recursive). Returns the list, and errors for
--- paths that cannot be used.
+-- paths that cannot be used. A file reached twice (given twice, or as
+-- itself and inside its directory, or through a link) is read once, under
+-- the path it was first reached by.
 function M.expand(paths)
-  local files, errors = {}, {}
+  local files, errors, seen = {}, {}, {}
+  local function add(f)
+    local real = sys.realpath(f) or f
+    if not seen[real] then
+      seen[real] = true
+      files[#files + 1] = f
+    end
+  end
   for _, p in ipairs(paths) do
     local st, err = sys.stat(p)
     if not st then
       errors[#errors + 1] = { file = p, field = "", reason = (err:gsub("^.-: ", "")) }
     elseif st.type == "directory" then
-      local names = sys.dir(p) or {}
+      local names, derr = sys.dir(p)
       local n = 0
-      for _, name in ipairs(names) do
+      for _, name in ipairs(names or {}) do
         if name:match("%.json$") and name:sub(1, 1) ~= "." then
-          files[#files + 1] = p:gsub("/+$", "") .. "/" .. name
+          add(p:gsub("/+$", "") .. "/" .. name)
           n = n + 1
         end
       end
-      if n == 0 then errors[#errors + 1] = { file = p, field = "", reason = "directory has no *.json files" } end
+      if not names then
+        errors[#errors + 1] = { file = p, field = "", reason = "cannot read the directory: " .. derr:gsub("^.-: ", "") }
+      elseif n == 0 then
+        errors[#errors + 1] = { file = p, field = "", reason = "directory has no *.json files" }
+      end
     else
-      files[#files + 1] = p
+      add(p)
     end
   end
   return files, errors

@@ -99,8 +99,12 @@ end
 function M.document(run)
   local changes, counts = A({}), {}
   local totals = { requests = 0, retries = 0, throttled = 0 }
+  local generated_at = text.iso8601(run.finished_at or sys.time())
   for _, e in ipairs(run.queues) do
     local entry = queue_entry(e, run.names)
+    -- a queue never started (interrupted, or the run failed first) has its
+    -- status as of the run's end
+    entry.timestamp = entry.timestamp or generated_at
     changes[#changes + 1] = entry
     counts[e.status] = (counts[e.status] or 0) + 1
     for k in pairs(totals) do totals[k] = totals[k] + entry[k] end
@@ -120,7 +124,7 @@ function M.document(run)
     skipped[#skipped + 1] = { file = s.file, errors = A(s.errors), warnings = list(s.warnings) }
   end
   return {
-    generated_at = text.iso8601(run.finished_at or sys.time()),
+    generated_at = generated_at,
     total_queues_updated = counts.updated or 0,
     changes = changes,
     flows = flows,
