@@ -72,6 +72,16 @@ describe("require 'gcrun' in a script", function()
     for _, q in ipairs(sb.org().queues) do names[q.name] = true end
     assert.is_true(names["RE-tention"] and names["RE-turns"])
   end)
+
+  it("says what the example migration script would rename under --dry-run, renaming nothing", function()
+    local r = sb.run { h.srcdir .. "/examples/scripts/rename-queues.lua", "--from", "^Re", "--to", "RE-",
+      "--dry-run" }
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("would rename Retention %-> RE%-tention", r.stdout)
+    assert.matches("2 would be renamed, 0 failed", r.stdout)
+    assert.is_nil(r.stdout:find("2 renamed", 1, true))
+    assert.is_nil(sb.stats().by_method.PUT)
+  end)
 end)
 
 describe("queue-export", function()

@@ -30,14 +30,16 @@ return {
       end
       q.name = t.new
       gc.put("/api/v2/routing/queues/" .. gc.encode(t.id), q)
-      print(string.format("%s%s -> %s", gc.dry_run and "(dry run) " or "", t.old, t.new))
+      print(string.format("%s%s -> %s", gc.dry_run and "would rename " or "", t.old, t.new))
     end, { concurrency = 4 })
     local failed = 0
     for i, e in pairs(errs) do
       failed = failed + 1
       io.stderr:write(string.format("gcrun: %s: %s\n", todo[i].old, tostring(e.message or e)))
     end
-    print(string.format("%d renamed, %d failed (%s)", #todo - failed, failed, gc.target()))
+    -- a dry run sends no PUT: it renames nothing, and says what it would
+    print(string.format("%d %s, %d failed (%s)", #todo - failed, gc.dry_run and "would be renamed" or "renamed",
+      failed, gc.target()))
     return failed > 0 and 1 or 0
   end,
 }
