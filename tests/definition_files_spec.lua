@@ -60,6 +60,41 @@ describe("warnings about a definition file", function()
     assert.same({}, doc.changes[1].warnings)
   end)
 
+  it("include an agent's skill asked at two levels, with each of the two files' queues", function()
+    local a = h.write(dir .. "/a.json", json.encode { queue_id = Q1,
+      members = { ["ada.lovelace1@example.com"] = 1 }, skills = { Billing = 2 } })
+    local b = h.write(dir .. "/b.json", json.encode { name = "Sales",
+      members = { ["ada.lovelace1@example.com"] = 1 }, skills = { Billing = 4 } })
+    local r = dry_run { "-q", "--report", dir .. "/plan.json", a, b }
+    assert.equal(0, r.status, r.stderr)
+    local message = string.format("agent Ada Lovelace %%(%%x+%%) gets skill Billing at levels 2 from %s, 4 from %s: "
+      .. "4 is used for all", (a:gsub("%p", "%%%0")), (b:gsub("%p", "%%%0")))
+    assert.matches(message, r.stderr)
+    local doc = json.decode(h.read(dir .. "/plan.json"))
+    for i = 1, 2 do
+      assert.equal(1, #doc.changes[i].warnings)
+      assert.matches("^" .. message .. "$", doc.changes[i].warnings[1])
+    end
+  end)
+
+  it("include a removal another file's skill wins over, with both files' queues", function()
+    -- Billing's members (Ada among them) get French first
+    local first = h.write(dir .. "/first.json", json.encode { queue_id = Q1, skills = { French = 2 } })
+    local r = h.run { "queue-sync", "--sandbox", "--sandbox-state", dir .. "/state.json", "--report",
+      dir .. "/first-report.json", first }
+    assert.equal(0, r.status, r.stderr)
+    local a = h.write(dir .. "/a.json", json.encode { queue_id = Q1, skills = { French = 0 } })
+    local b = h.write(dir .. "/b.json", json.encode { name = "Sales",
+      members = { ["ada.lovelace1@example.com"] = 1 }, skills = { French = 3 } })
+    r = dry_run { "-q", "--report", dir .. "/plan.json", a, b }
+    assert.equal(0, r.status, r.stderr)
+    local message = string.format("agent Ada Lovelace %%(%%x+%%) gets skill French at levels 3 from %s, removed by %s: "
+      .. "3 is used for all", (b:gsub("%p", "%%%0")), (a:gsub("%p", "%%%0")))
+    assert.matches(message, r.stderr)
+    local doc = json.decode(h.read(dir .. "/plan.json"))
+    for i = 1, 2 do assert.matches("^" .. message .. "$", doc.changes[i].warnings[1]) end
+  end)
+
   it("come from load_all with the file they are about", function()
     h.write(dir .. "/a.json", json.encode { queue_id = Q1, nmae = "x" })
     local defs, errs, warnings = definitions.load_all { dir }

@@ -461,6 +461,21 @@ function M.load_all(paths, opts)
   return defs, errors, warnings
 end
 
+-- add_warning(def, message): a warning about a definition found after it
+-- was read (an agent's skill asked at two levels by two files): kept with
+-- the file's own, for the report; at most MAX_WARNINGS, then a count.
+M.MAX_WARNINGS = 20
+function M.add_warning(def, message)
+  if def.warnings == nil or def.warnings == NOTHING then def.warnings = {} end
+  local w = def.warnings
+  if #w < M.MAX_WARNINGS then
+    w[#w + 1] = message
+    return
+  end
+  def.more_warnings = (def.more_warnings or 0) + 1
+  w[M.MAX_WARNINGS + 1] = string.format("%d more warnings", def.more_warnings)
+end
+
 -- by_file(warnings) -> {file: {reason...}}: load_all's warnings by file
 -- (for the report's entries of skipped files)
 function M.by_file(warnings)

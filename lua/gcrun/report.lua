@@ -78,7 +78,7 @@ local function queue_entry(e, run_names)
     members_added = list(e.members_added), members_removed = list(e.members_removed),
     ring_numbers = ring, skill_assignments = assignments, flows = flows,
     requests = c.requests or 0, retries = c.retries or 0, throttled = c.throttled or 0,
-    names = names, warnings = list(e.warnings),
+    names = names, warnings = list(e.def and e.def.warnings or e.warnings),
   }
 end
 

@@ -32,7 +32,7 @@ M.SETTLED = { updated = true, unchanged = true, planned = true }
 -- queue(def) -> the record of one definition's queue, not started yet.
 function M.queue(def)
   return { def = def, file = def.file, queue_id = def.queue_id, queue_name = def.name, status = "not_started",
-    corrections = {}, flows = {}, warnings = def.warnings }
+    corrections = {}, flows = {} }
 end
 
 -- plan([fields_changed]) -> a plan with nothing else to change yet.

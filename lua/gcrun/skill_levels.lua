@@ -2,6 +2,7 @@
 -- give one agent the same skill at different levels would undo each other
 -- on every run. The highest level wins, in every run, with a warning; a
 -- removal (level 0) loses to any definition that gives the skill.
+local definitions = require "gcrun.definitions"
 local log = require "gcrun.log"
 
 local M = {}
@@ -20,7 +21,9 @@ function M.settle(defs, names)
   local asked = {}   -- agent -> skill -> { level = highest, files = {file = level} }
   local label = {}   -- agent -> what a file called it (an email)
   local given = {}   -- agent -> skill -> {level=, file=}: given above 0 by a definition with members
+  local by_file = {}   -- file -> definition, for the warnings the report keeps with each
   for _, def in ipairs(defs) do
+    by_file[def.file] = def
     for _, m in ipairs(def.members or {}) do
       asked[m.id] = asked[m.id] or {}
       label[m.id] = label[m.id] or m.label
@@ -54,6 +57,7 @@ function M.settle(defs, names)
         who = who and string.format("%s (%s)", who, agent:sub(1, 8)) or agent
         conflicts[#conflicts + 1] = string.format("agent %s gets skill %s at levels %s: %s is used for all",
           who, skill_names[skill] or skill, table.concat(parts, ", "), a.level)
+        for file in pairs(a.files) do definitions.add_warning(by_file[file], conflicts[#conflicts]) end
       end
     end
   end
@@ -67,7 +71,7 @@ function M.settle(defs, names)
     end
     log.warn(c)
   end
-  return levels, { agents = given, names = skill_names, warned = {} }
+  return levels, { agents = given, names = skill_names, warned = {}, defs = by_file }
 end
 
 -- kept(given, agent, agent_name, skill, file) -> true when a definition of this
@@ -79,8 +83,12 @@ function M.kept(given, agent, agent_name, skill, file)
   local key = agent .. "\0" .. skill .. "\0" .. file
   if not given.warned[key] then
     given.warned[key] = true
-    log.warn(string.format("agent %s (%s) gets skill %s at levels %s from %s, removed by %s: %s is used for all",
-      agent_name or agent, agent:sub(1, 8), given.names[skill] or skill, g.level, g.file, file, g.level))
+    local message = string.format("agent %s (%s) gets skill %s at levels %s from %s, removed by %s: %s is used for all",
+      agent_name or agent, agent:sub(1, 8), given.names[skill] or skill, g.level, g.file, file, g.level)
+    log.warn(message)
+    for _, f in ipairs { g.file, file } do
+      if given.defs and given.defs[f] then definitions.add_warning(given.defs[f], message) end
+    end
   end
   return true
 end
