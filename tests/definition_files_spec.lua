@@ -95,6 +95,21 @@ describe("warnings about a definition file", function()
     for i = 1, 2 do assert.matches("^" .. message .. "$", doc.changes[i].warnings[1]) end
   end)
 
+  it("found after reading are kept with the definition, at most MAX_WARNINGS, then counted", function()
+    local def = definitions.parse(json.encode { queue_id = Q1, nmae = "x" }, "q.json")
+    for i = 1, definitions.MAX_WARNINGS + 5 do definitions.add_warning(def, "w" .. i) end
+    assert.equal(definitions.MAX_WARNINGS + 1, #def.warnings)
+    assert.equal("unknown key 'nmae' is ignored (did you mean 'name'?)", def.warnings[1])
+    assert.equal("w" .. (definitions.MAX_WARNINGS - 1), def.warnings[definitions.MAX_WARNINGS])
+    assert.equal("6 more warnings", def.warnings[#def.warnings])
+    -- a definition without warnings of its own shares no table with another
+    local d1, d2 = definitions.parse(json.encode { queue_id = Q1 }, "a.json"),
+      definitions.parse(json.encode { name = "B" }, "b.json")
+    definitions.add_warning(d1, "only a")
+    assert.same({ "only a" }, d1.warnings)
+    assert.same({}, d2.warnings)
+  end)
+
   it("come from load_all with the file they are about", function()
     h.write(dir .. "/a.json", json.encode { queue_id = Q1, nmae = "x" })
     local defs, errs, warnings = definitions.load_all { dir }
