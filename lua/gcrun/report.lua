@@ -119,6 +119,12 @@ function M.document(run)
     for k in pairs(totals) do totals[k] = totals[k] + entry[k] end
   end
   for k in pairs(totals) do totals[k] = totals[k] + ((run.extra_counters or {})[k] or 0) end
+  -- the timeline saw every request, those of a run that failed before its
+  -- queues started included: its totals are the run's
+  local tl = run.timeline and run.timeline:document()
+  if tl then
+    for k in pairs(totals) do totals[k] = tl.totals[k] or totals[k] end
+  end
   local skipped = A({})
   for _, s in ipairs(run.skipped or {}) do
     skipped[#skipped + 1] = { file = s.file, errors = A(s.errors), warnings = list(s.warnings) }
@@ -129,7 +135,7 @@ function M.document(run)
     changes = changes,
     flows = flows,
     skipped_files = skipped,
-    timeline = run.timeline and run.timeline:document(),   -- for the pictures (report_svg.lua)
+    timeline = tl,   -- for the pictures (report_svg.lua)
     graph = report_graph.of(changes, flows),
     run = {
       status = run.status, dry_run = run.dry_run or false, dialect = run.dialect, target = run.target,
@@ -138,6 +144,7 @@ function M.document(run)
       duration_seconds = math.floor(((run.finished_at or sys.time()) - run.started_at) * 1000) / 1000,
       counts = counts, flows_updated = flows_updated, flows_failed = flows_failed, flows_left_locked = left_locked,
       requests = totals.requests, retries = totals.retries, throttled = totals.throttled,
+      error = run.error,   -- what failed the run as a whole (nil: none did)
     },
   }
 end

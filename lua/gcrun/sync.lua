@@ -227,7 +227,10 @@ function M.run(s)
     if not (errors.is(err, "interrupted") or signal.interrupted()) then
       run.status = "failed"
       run.finished_at = sys.time()
-      pcall(report.write, run, s.report, s.format)
+      -- the run's error is in the report; the summary and --output json still print
+      run.error = errors.message(err)
+      local wrote, doc = pcall(report.write, run, s.report, s.format)
+      if wrote then output.summary(doc, s.report); log.document(doc) end
       error(err, 0)
     end
     run.status = "interrupted"

@@ -118,6 +118,7 @@ function M.summary(doc, report_path)
     log.event(1, "summary", "queue-sync " .. run.status, { status = run.status, counts = run.counts,
       flows_updated = run.flows_updated, flows_failed = run.flows_failed, requests = run.requests,
       retries = run.retries, throttled = run.throttled, seconds = run.duration_seconds, report = report_path,
+      error = run.error,
       skipped_files = doc.skipped_files })
     return
   end
@@ -128,7 +129,8 @@ function M.summary(doc, report_path)
   local corrections = 0
   for _, c in ipairs(doc.changes) do corrections = corrections + #c.validation_corrections end
   local lines = {
-    string.format("queue-sync %s: %d queues, %s API, %s", run.status, #doc.changes, run.dialect, run.target),
+    string.format("queue-sync %s: %s, %s API, %s", run.status, text.plural(#doc.changes, "queue"), run.dialect,
+      run.target),
   }
   for _, r in ipairs(rows) do lines[#lines + 1] = r end
   lines[#lines + 1] = string.format("  %-14s %5d", "flows updated", run.flows_updated)
