@@ -16,6 +16,7 @@
 -- and the reason. Files are data: parsed as JSON, never run as Lua.
 local json = require "gcrun.json"
 local jsonscan = require "gcrun.jsonscan"
+local report_files = require "gcrun.report_files"
 local sys = require "gcrun.sys"
 local text = require "gcrun.text"
 
@@ -387,6 +388,12 @@ function M.load(path, opts)
     c:error("", "%s", (err:gsub("^" .. path:gsub("%p", "%%%0") .. ": ", "")))
     return nil, c
   end
+  -- a report of gcrun's left among the definitions (by default in the
+  -- current directory) is not one of them
+  if report_files.kind(bytes) then
+    c:warn("a report of gcrun's, not a queue definition: skipped")
+    return nil, c
+  end
   return M.parse(bytes, path, opts)
 end
 
@@ -439,7 +446,13 @@ function M.load_all(paths, opts)
   local files, errors = M.expand(paths)
   local defs, warnings, by_queue = {}, {}, {}
   for _, f in ipairs(files) do
-    local def, c = M.load(f, opts)
+    local def, c
+    if report_files.default_name(f) then   -- by name too: a truncated report is no definition either
+      c = checker(f)
+      c:warn("named as gcrun's reports are: skipped, not read as a queue definition")
+    else
+      def, c = M.load(f, opts)
+    end
     for _, e in ipairs(c.errors) do errors[#errors + 1] = e end
     for _, w in ipairs(c.warnings) do warnings[#warnings + 1] = { file = f, field = "", reason = w } end
     if def then

@@ -5,7 +5,7 @@
 -- options (gcrun.options, `conflicts`); rule files are loaded before the
 -- first request by the script itself.
 local errors = require "gcrun.errors"
-local json = require "gcrun.json"
+local report_files = require "gcrun.report_files"
 local sys = require "gcrun.sys"
 
 local M = {}
@@ -14,24 +14,51 @@ local function usage(fmt, ...) errors.raise("usage", fmt, ...) end
 
 -- Reports larger than this are not read to tell a plan from an impact
 -- report: they are taken for the latter.
-local PLAN_READ_LIMIT = 64 * 1024 * 1024
+local REPORT_READ_LIMIT = 64 * 1024 * 1024
 
--- Whether an existing report file is the plan of a dry run (which a new
--- dry run may replace) rather than the impact report of a real run.
-local function is_plan(path)
-  local body = sys.read(path, PLAN_READ_LIMIT)
-  if not body then return false end
-  local ok, doc = pcall(json.decode, body)
-  if ok and type(doc) == "table" then return type(doc.run) == "table" and doc.run.dry_run == true end
+-- What an existing report file holds: "plan" (a dry run's, which a new dry
+-- run may replace), "impact" (a real run's) or nil (not a report of gcrun's).
+local function kind_of(path)
+  local bytes = sys.read(path, REPORT_READ_LIMIT)
+  if not bytes then return "impact" end
+  local kind = report_files.kind(bytes)
+  if kind or require("gcrun.report").format_for(path) == "json" then return kind end
   -- the Markdown and HTML renderings say so in words
-  return body:lower():find("dry run", 1, true) ~= nil
+  local lower = bytes:lower()
+  if lower:find("queue impact report", 1, true) then return lower:find("dry run", 1, true) and "plan" or "impact" end
+  return nil
 end
 
--- report_path(path, {dry_run=}): the report can be written at path: its
--- directory exists and takes a new file (tried, as the report's own
--- write will be), and path is not a directory or other special file.
+-- The input file path is, if it is one (gcrun's own reports are skipped as
+-- input, see gcrun.definitions, and may be replaced).
+local function input_named(path, inputs)
+  local real = sys.realpath(path)
+  if not real then return nil end
+  for _, f in ipairs(require("gcrun.definitions").expand(inputs)) do
+    if sys.realpath(f) == real and not report_files.default_name(f) then
+      local bytes = sys.read(f, REPORT_READ_LIMIT)
+      if not (bytes and report_files.kind(bytes)) then return f end
+    end
+  end
+  return nil
+end
+
+-- Whether the report's rename over path will be refused though the
+-- directory takes new files: a sticky directory (/tmp) lets only the
+-- file's owner, the directory's owner or root replace a file.
+local function sticky_refuses(st, dst)
+  local me = sys.getuid()
+  return st and me ~= 0 and (dst.mode & 512) ~= 0 and st.uid ~= me and dst.uid ~= me
+end
+
+-- report_path(path, {dry_run=, inputs=}): the report can be written at
+-- path: its directory exists and takes a new file (tried, as the report's
+-- own write will be), path is not a directory or other special file, not
+-- one of the input files (inputs: the command line's paths), and not a
+-- file the directory will not let this user replace.
 function M.report_path(path, how)
   how = how or {}
+  if path == "" then usage("--report needs a file name (- for stdout)") end
   if path == "-" then   -- stdout holds the report alone; the lines for people go to stderr
     require("gcrun.log").configure { results = io.stderr }
     return
@@ -47,8 +74,18 @@ function M.report_path(path, how)
   local f, err = sys.open_atomic(path)
   if not f then usage("cannot write the report %s: %s", path, (err or ""):gsub("^.-: ", "")) end
   f:discard()
-  if how.dry_run and st and not is_plan(path) then
-    usage("--dry-run would replace %s, the report of a real run; name another file with --report", path)
+  if sticky_refuses(st, dst) then
+    usage("cannot write the report %s: it belongs to another user and %s lets only its owner replace it", path, dir)
+  end
+  local input = st and how.inputs and input_named(path, how.inputs)
+  if input then usage("--report %s would overwrite the definition file %s; name another file", path, input) end
+  if how.dry_run and st then
+    local kind = kind_of(path)
+    if kind == "impact" then
+      usage("--dry-run would replace %s, the report of a real run; name another file with --report", path)
+    elseif kind == nil then
+      usage("--dry-run would replace %s, which is not a report of gcrun's; name another file with --report", path)
+    end
   end
 end
 

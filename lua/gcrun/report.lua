@@ -145,6 +145,7 @@ function M.document(run)
       counts = counts, flows_updated = flows_updated, flows_failed = flows_failed, flows_left_locked = left_locked,
       requests = totals.requests, retries = totals.retries, throttled = totals.throttled,
       error = run.error,   -- what failed the run as a whole (nil: none did)
+      writes_sent = run.timeline and run.timeline.writes_sent or 0,   -- non-GET requests sent
     },
   }
 end
@@ -178,7 +179,32 @@ local STDOUT = {
   end,
 }
 
--- write(run, path [, format]) -> document. Written to a temporary file and
+-- A real run that sent no write does not replace the impact report of one
+-- that did (the audit trail, and what queue-rollback reads): its report
+-- goes beside it, NAME.failed.EXT (NAME.unchanged.EXT when it completed).
+-- Returns the path to write.
+function M.keeping_audit(path, doc)
+  if path == "-" or doc.run.dry_run or doc.run.writes_sent > 0 then return path end
+  local bytes = sys.read(path, 64 * 1024 * 1024)
+  if not bytes or require("gcrun.report_files").kind(bytes) ~= "impact" then return path end
+  local ok, old = pcall(json.decode, bytes)
+  local old_run = ok and type(old) == "table" and type(old.run) == "table" and old.run
+  -- a report too deep to read, or written before writes_sent, recorded writes if it changed anything
+  if old_run and (old_run.writes_sent == 0 or (old_run.writes_sent == nil
+      and (old.total_queues_updated or 0) == 0 and (old_run.flows_updated or 0) == 0
+      and ((old_run.counts or {}).failed or 0) == 0)) then
+    return path
+  end
+  local dir, base = path:match("^(.-)([^/]*)$")
+  local stem, ext = base:match("^(.+)(%.[^.]*)$")
+  if not stem then stem, ext = base, "" end
+  local beside = dir .. stem .. (doc.run.status == "completed" and ".unchanged" or ".failed") .. ext
+  require("gcrun.log").warn(string.format("this run sent no write: %s keeps the report of the last run that did;"
+    .. " this one is %s", path, beside))
+  return beside
+end
+
+-- write(run, path [, format]) -> document, the path written. Written to a temporary file and
 -- renamed, so a crash never leaves half a report (and a path that is not a
 -- regular file, such as /dev/null, is refused: see sys.open_atomic); the
 -- JSON is streamed out as it is made, so a large run's report is never
@@ -186,6 +212,7 @@ local STDOUT = {
 function M.write(run, path, format)
   local doc = M.document(run)
   format = M.format_for(path, format)
+  path = M.keeping_audit(path, doc)
   local f, err = STDOUT, nil
   if path ~= "-" then f, err = sys.open_atomic(path) end
   if not f then errors.raise("report", "cannot write the report: %s", err) end
@@ -201,7 +228,7 @@ function M.write(run, path, format)
   end
   if ok then ok, werr = f:commit() end
   if not ok then errors.raise("report", "cannot write the report: %s", werr) end
-  return doc
+  return doc, path
 end
 
 return M

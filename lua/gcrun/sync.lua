@@ -204,7 +204,7 @@ function M.run(s)
   -- for (the tutorial dialect implies them: its PUT replaces everything)
   local defs, skipped = M.load(s.paths, s.keep_going, { strict = s.strict, ids_only = dialect == "tutorial",
     defaults = s.defaults or (dialect == "tutorial" and "tutorial" or nil) })
-  preflight.report_path(s.report, { dry_run = s.dry_run })
+  preflight.report_path(s.report, { dry_run = s.dry_run, inputs = s.paths })
   local rules = correct.load(s.rules)
   local concurrency = s.concurrency or defaults.concurrency
   -- a queue fans out to a dozen requests at once (PUT, members, one skills
@@ -229,8 +229,8 @@ function M.run(s)
       run.finished_at = sys.time()
       -- the run's error is in the report; the summary and --output json still print
       run.error = errors.message(err)
-      local wrote, doc = pcall(report.write, run, s.report, s.format)
-      if wrote then output.summary(doc, s.report); log.document(doc) end
+      local wrote, doc, path = pcall(report.write, run, s.report, s.format)
+      if wrote then output.summary(doc, path); log.document(doc) end
       error(err, 0)
     end
     run.status = "interrupted"
@@ -240,8 +240,8 @@ function M.run(s)
     log.warn("interrupted: queues not finished are marked so in the report")
   end
   run.finished_at = sys.time()
-  local doc = report.write(run, s.report, s.format)
-  output.summary(doc, s.report)
+  local doc, path = report.write(run, s.report, s.format)
+  output.summary(doc, path)
   log.document(doc)
   return M.exit_status(run, doc)
 end

@@ -189,10 +189,19 @@ local function attempt(self, a, kind, index)
   if a.held then self:wait(a.start - a.held, a.start, "pacing") end
 end
 
+-- Whether a request may have changed the org (see report.keeping_audit):
+-- any but a read, a search (a POST that reads) or logging in.
+local function changes_org(r)
+  if not r.method or r.method == "GET" or r.method == "HEAD" then return false end
+  local path = (r.url or ""):gsub("^%a+://[^/]*", ""):gsub("%?.*", "")
+  return not (path:find("/search$") or path:find("/oauth/", 1, true))
+end
+
 -- record(r): a response or transport error of gcrun.http, every attempt.
 function R:record(r)
   local log = r.attempt_log or {}
   local kind = M.kind(r.method, r.url)
+  if changes_org(r) then self.writes_sent = (self.writes_sent or 0) + 1 end
   for i, a in ipairs(log) do attempt(self, a, kind, i) end
   -- attempts the driver could not note (out of memory) still count
   local now = sys.clock()
