@@ -286,7 +286,8 @@ function M.main(args, info)
   local ok, status = xpcall(run, function(e)
     if type(e) ~= "table" then e = { message = tostring(e) } end
     if e.code ~= "usage" and e.traceback == nil then
-      e.traceback = debug.traceback(errors.message(e), 2)
+      -- the message is one line of the traceback: its own line breaks escaped
+      e.traceback = debug.traceback(text.printable(errors.message(e)), 2)
     end
     return e
   end, args, info)

@@ -12,6 +12,7 @@ local json = require "gcrun.json"
 local log = require "gcrun.log"
 local signal = require "gcrun.signal"
 local sys = require "gcrun.sys"
+local text = require "gcrun.text"
 local timeline = require "gcrun.timeline"
 
 local M = {}
@@ -101,9 +102,9 @@ local function finish_task(task, ok, value)
     g.results[task.index] = value
   else
     if type(value) == "table" and value.traceback == nil and type(value.code) ~= "string" then
-      value.traceback = debug.traceback(task.co, errors.message(value))
+      value.traceback = debug.traceback(task.co, text.printable(errors.message(value)))
     elseif type(value) ~= "table" then
-      value = { message = tostring(value), traceback = debug.traceback(task.co, tostring(value)) }
+      value = { message = tostring(value), traceback = debug.traceback(task.co, text.printable(tostring(value))) }
     end
     g.errors[task.index] = value
     g.failed = g.failed + 1

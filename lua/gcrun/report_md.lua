@@ -2,6 +2,7 @@
 -- paste into a change ticket: the blocks of report_view.lua (the same
 -- facts, in the same order, as the HTML page), with the pictures given as
 -- their text equivalents.
+local text = require "gcrun.text"
 local view = require "gcrun.report_view"
 
 local M = {}
@@ -14,7 +15,8 @@ local M = {}
 local HTML = { ["<"] = "&lt;", [">"] = "&gt;" }
 
 local function escape(s, in_table, in_code)
-  s = tostring(s):gsub("[\r\n]", " ")
+  -- and no control character reaches the terminal or page it is shown on
+  s = text.printable((tostring(s):gsub("[\r\n]", " ")))
   if not in_code then s = s:gsub("&(#?%w+;)", "&amp;%1"):gsub("[<>]", HTML) end
   if in_table then s = s:gsub("|", "\\|") end
   return s

@@ -4,6 +4,7 @@
 -- from the page's CSS classes (M.STYLE), so dark mode and print apply.
 -- Edit this file to change how the pictures look.
 local json = require "gcrun.json"
+local textutil = require "gcrun.text"
 local timeline = require "gcrun.timeline"
 local view = require "gcrun.report_view"
 
@@ -40,7 +41,7 @@ local WAIT_LABELS = { pacing = "pacing", retry_after = "Retry-After", backoff = 
 local function esc(v)
   local s = tostring(v == nil and "" or v)
   if not utf8.len(s) then s = s:gsub("[\128-\255]", "?") end
-  s = s:gsub("[%z\1-\8\11\12\14-\31\127]", "")
+  s = textutil.visible_bidi((s:gsub("[%z\1-\8\11-\31\127]", "")))
   return (s:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
 end
 M.esc = esc
@@ -375,7 +376,7 @@ local function graph_bars(g, body)
   for _, e in ipairs(g.edges) do counts[e.flow] = (counts[e.flow] or 0) + 1 end
   for _, c in pairs(counts) do most = math.max(most, c) end
   add('<text class="mut" x="8" y="16">Flows edited, with the number of changed queues routed through each '
-    .. '(%d queues, %d flows)</text>', #g.queues, #g.flows)
+    .. '(%s, %s)</text>', textutil.plural(#g.queues, "queue"), textutil.plural(#g.flows, "flow"))
   local y = 28
   for _, f in ipairs(g.flows) do
     local c = counts[f.id] or 0
@@ -398,8 +399,9 @@ function M.graph(g, id)
   local desc = {}
   for _, item in ipairs(view.graph_summary(g)) do desc[#desc + 1] = view.plain(item) end
   local out = {}
-  open_svg(out, id, height, string.format("What changed where: %d queues changed, %d flows edited, %d queue-to-flow "
-    .. "edges", #g.queues, #g.flows, #g.edges), table.concat(desc, ". "))
+  open_svg(out, id, height, string.format("What changed where: %s changed, %s edited, %s",
+    textutil.plural(#g.queues, "queue"), textutil.plural(#g.flows, "flow"),
+    textutil.plural(#g.edges, "queue-to-flow edge")), table.concat(desc, ". "))
   for _, b in ipairs(body) do out[#out + 1] = b end
   out[#out + 1] = "</svg>"
   return table.concat(out, "\n")

@@ -9,6 +9,7 @@
 -- replaced that way (M.POLICY), never the engine, transport or sandbox.
 local strict = require "gcrun.strict"
 local sys = require "gcrun.sys"
+local text = require "gcrun.text"
 
 local M = {}
 
@@ -160,10 +161,21 @@ function M.all(roots)
   return names, found
 end
 
+-- A script's print: what it prints often comes from a server (names,
+-- messages), so control characters are escaped (text.printable) but for
+-- line breaks and tabs; io.write stays raw for those who need bytes.
+local function print_escaped(...)
+  local n = select("#", ...)
+  local parts = {}
+  for i = 1, n do parts[i] = text.printable_text(tostring((select(i, ...)))) end
+  io.stdout:write(table.concat(parts, "\t"), "\n")
+end
+local SCRIPT_BASE = setmetatable({ print = print_escaped }, { __index = _G })
+
 -- Compile a script file or chunk in a strict environment of its own.
 -- Only source text is accepted, never precompiled bytecode.
 function M.compile(source, chunkname, is_file)
-  local env = strict.env(_G)
+  local env = strict.env(SCRIPT_BASE)
   local fn, err
   if is_file then
     fn, err = loadfile(source, "t", env)

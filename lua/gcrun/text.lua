@@ -67,9 +67,28 @@ end
 -- from outside (a server's message, a JSON key, a file name) cannot start
 -- a line of its own, move the cursor or retitle the terminal when printed:
 -- C0 controls and DEL as \n, \r, \t, \e or \xNN, C1 controls (U+0080 to
--- U+009F) as \u{NN}, and bytes that are not UTF-8 as \xNN. A backslash is
--- left alone: escapes are for reading, not for decoding back.
+-- U+009F) and the bidirectional controls as \u{NN}, and bytes that are not
+-- UTF-8 as \xNN. A backslash is left alone: escapes are for reading, not
+-- for decoding back.
 local NAMED = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ["\27"] = "\\e" }
+
+-- The bidirectional controls (Unicode's Bidi_Control): invisible, they
+-- reorder the text around them, so a name can show as something else
+-- ("Trojan Source").
+local function is_bidi(cp)
+  return cp == 0x061c or cp == 0x200e or cp == 0x200f or (cp >= 0x202a and cp <= 0x202e)
+    or (cp >= 0x2066 and cp <= 0x2069)
+end
+M.is_bidi = is_bidi
+
+-- visible_bidi(s) -> s with the bidirectional controls written as \u{NNNN}:
+-- for renderings that escape in their own way (HTML) but show text as is.
+function M.visible_bidi(s)
+  return (s:gsub("[\216\226][\128-\191]+", function(seq)
+    local ok, cp = pcall(utf8.codepoint, seq)
+    if ok and is_bidi(cp) then return string.format("\\u{%x}", cp) end
+  end))
+end
 
 local function escape_byte(b) return string.format("\\x%02x", b) end
 
@@ -92,7 +111,7 @@ function M.printable(s)
       local seq = s:sub(j, j + len - 1)
       if len > 1 and #seq == len and utf8.len(seq) == 1 then
         local cp = utf8.codepoint(seq)
-        out[#out + 1] = (cp >= 0x80 and cp <= 0x9f) and string.format("\\u{%02x}", cp) or seq
+        out[#out + 1] = ((cp >= 0x80 and cp <= 0x9f) or is_bidi(cp)) and string.format("\\u{%02x}", cp) or seq
         i = j + len
       else
         out[#out + 1] = escape_byte(b)
@@ -109,6 +128,12 @@ function M.printable_lines(s)
   local lines = {}
   for l in (s .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = M.printable(l) end
   return table.concat(lines, "\n")
+end
+
+-- printable_text(s) -> s made printable but for its line breaks and
+-- tabs: for the text a user's script prints (see gcrun.scripts).
+function M.printable_text(s)
+  return (tostring(s):gsub("[^\n\t]+", M.printable))
 end
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
