@@ -109,6 +109,12 @@ describe("queue-sync's checks before the first request", function()
       "--cacert names a file that does not exist: " .. dir .. "/none.pem")
   end)
 
+  it("refuses a --cacert file that holds no PEM certificate, sending nothing (exit 2)", function()
+    h.write(dir .. "/garbage.pem", "not a certificate\n-----BEGIN CERTIFICATE-----\n")
+    refused({ "queue-sync", "--cacert", dir .. "/garbage.pem", "--report", dir .. "/r.json", EXAMPLES },
+      "--cacert names " .. dir .. "/garbage.pem, which holds no PEM certificate")
+  end)
+
   it("refuses a rule file that does not load, sending nothing (exit 2)", function()
     h.write(dir .. "/rules.lua", "return {")
     refused({ "queue-sync", "--rules", dir .. "/rules.lua", "--report", dir .. "/r.json", EXAMPLES },

@@ -30,6 +30,19 @@ local function readable_file(path)
   return path
 end
 
+-- --cacert: a readable file with at least one PEM certificate (what
+-- libcurl reads), else the run would fail at its first request.
+local function ca_file(path)
+  local ok, err = readable_file(path)
+  if not ok then return nil, err end
+  local pem = sys.read(path, 64 * 1024 * 1024) or ""
+  local from = pem:find("-----BEGIN [%u ]*CERTIFICATE-----")
+  if not (from and pem:find("-----END [%u ]*CERTIFICATE-----", from)) then
+    return nil, "names " .. path .. ", which holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+  end
+  return path
+end
+
 -- The connection to an org: for scripts that talk to one.
 local CONNECTION = options.compile {
   { "sandbox", "run against a local sandbox org started in-process",
@@ -44,7 +57,7 @@ local CONNECTION = options.compile {
   { "client-id=ID", "OAuth client id (the secret is read from the environment or .env only)" },
   { "profile=NAME", "the org of profile NAME in ~/.config/gcrun/profiles (region, client, where the secret is)" },
   { "api=DIALECT", "wire format", choices = { "platform", "tutorial" } },
-  { "cacert=FILE", "trust the CA certificate(s) in FILE", check = readable_file },
+  { "cacert=FILE", "trust the CA certificate(s) in FILE", check = ca_file },
 }
 
 local DRY_RUN = options.compile {
