@@ -103,6 +103,17 @@ describe("answers", function()
     assert.matches("is queue " .. other:gsub("%-", "%%-") .. ", not " .. Q:gsub("%-", "%%-"), r.stdout)
   end)
 
+  it("a nextUri that leaves the base URL fails the run as the service's answer, not as gcrun's fault", function()
+    local srv = service(json.encode { id = Q, name = "Sales" }, { ["/api/v2/routing/skills"] = { body = json.encode {
+      entities = { { id = "s1", name = "English" } }, nextUri = "http://evil.example/api/v2/routing/skills?pageNumber=2" } } })
+    local r = sync(srv, dir, { queue_id = Q, name = "Sales" })
+    srv:stop()
+    assert.equal(1, r.status, r.stderr)
+    assert.is_nil(r.stderr:find("internal error", 1, true), r.stderr)
+    assert.truthy(r.stderr:find("GET skills: the service's answer has a nextUri that leaves http://127.0.0.1:", 1, true),
+      r.stderr)
+  end)
+
   it("a listing whose entities are not objects with ids is refused", function()
     local srv = service(json.encode { id = Q, name = "Sales" },
       { [QUEUE .. "/members"] = { body = '{"entities": ["u1", "u2"], "pageCount": 1}' } })

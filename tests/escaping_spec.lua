@@ -44,7 +44,7 @@ describe("escaping", function()
       assert.truthy(md:find("Sales\\e]0;owned\\x07", 1, true))
       assert.truthy(md:find("bad\\e[31m.json", 1, true))
       assert.truthy(md:find("forged \\u{202e}evil", 1, true))
-      r = sb.run { "queue-sync", "--keep-going", "--report", dir .. "/r.html", dir }
+      assert.equal(1, sb.run({ "queue-sync", "--keep-going", "--report", dir .. "/r.html", dir }).status)
       local page = h.read(dir .. "/r.html")
       assert.is_false(raw_control(page))
       assert.truthy(page:find("\\u{202e}evil", 1, true))

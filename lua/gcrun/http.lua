@@ -429,6 +429,7 @@ function M.client(opts)
   end
   local c = setmetatable({ core = core.client(opts or { concurrency = defaults.connections }) }, Client)
   c.safe = setmetatable({ client = c }, SafeClient)
+  c.base_url = opts and opts.base_url   -- absolute URLs are sent only under it (see src/http.c build_url)
   return c
 end
 

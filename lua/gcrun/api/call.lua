@@ -7,6 +7,7 @@ local answers = require "gcrun.api.answers"
 local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
 local problems = require "gcrun.api.problems"
+local text = require "gcrun.text"
 local timeline = require "gcrun.timeline"
 
 local M = {}
@@ -84,6 +85,17 @@ local function announced(body)
   if count and count >= 1 then return count end
 end
 
+-- Whether an absolute URL the service handed out (a nextUri) leaves the
+-- base URL: the client refuses to send the token there (src/http.c), so it
+-- is the service's answer that is wrong, not gcrun.
+local function off_base(api, uri)
+  local base = api.c and api.c.base_url
+  if not (base and uri:match("^[hH][tT][tT][pP][sS]?://")) then return false end
+  base = base:gsub("/+$", "")
+  local rest = uri:sub(#base + 1, #base + 1)
+  return uri:sub(1, #base) ~= base or not (rest == "" or rest == "/" or rest == "?")
+end
+
 -- pager(api, path, params, query, what [, {max_pages=, sendable=}]) ->
 -- next(): the entities of the next page, or nil after the last. Follows
 -- nextUri while pages come back non-empty, never the same nextUri twice,
@@ -109,6 +121,10 @@ function M.pager(api, path, params, query, what, how)
     if type(next_uri) == "string" and next_uri ~= "" and not seen[next_uri] and #entities > 0
         and not (count and pages >= count) then
       if pages >= cap then errors.raise("bad_response", "%s: the listing goes on past %d pages; gave up", what, cap) end
+      if off_base(api, next_uri) then
+        errors.raise("bad_response", "%s: the service's answer has a nextUri that leaves %s: %s", what,
+          api.c.base_url, text.shorten(next_uri, 200))
+      end
       seen[next_uri] = true
       req = { path = next_uri }
     end
