@@ -51,7 +51,7 @@ local function main(opts)
   if session.dialect() ~= "platform" then
     errors.raise("usage", "queue-export reads queues through the Platform API; drop --api tutorial")
   end
-  local out = opts.out
+  local out = opts.out:gsub("(.)/+$", "%1")   -- "dir/" names files dir/x.json, not dir//x.json
   local st = sys.stat(out)
   if st and st.type ~= "directory" then errors.raise("usage", "--out %s exists and is not a directory", out) end
   if not st then
@@ -104,10 +104,13 @@ local function main(opts)
       if not ok then errors.raise("export", "cannot write %s", err) end
       written = written + 1
     end
-    log.info(string.format("  %s -> %s%s", q.name, path, same[i] and " (unchanged)" or ""))
+    -- results, on stdout (the warnings and errors go to stderr)
+    log.event(1, "queue", string.format("  %s -> %s%s", q.name, path, same[i] and " (unchanged)" or ""),
+      { queue_id = q.id, queue_name = q.name, file = path, status = same[i] and "unchanged" or "written" })
   end
-  log.info(string.format("queue-export: %s written to %s%s", text.plural(written, "definition"), out,
-    written < #queues and string.format(" (%d unchanged)", #queues - written) or ""))
+  log.event(0, "summary", string.format("queue-export: %s written to %s%s", text.plural(written, "definition"), out,
+    written < #queues and string.format(" (%d unchanged)", #queues - written) or ""),
+    { written = written, unchanged = #queues - written, out = out })
   return 0
 end
 

@@ -142,6 +142,17 @@ describe("the report's path", function()
       assert.equal("failed", json.decode(h.read(dir .. "/queue_impact_report.failed.json")).run.status)
     end)
 
+    it("writes a report of the user's choosing where asked", function()
+      local file = define("sales.json", { name = "Sales renamed" })
+      local report = dir .. "/audit.json"
+      assert.equal(0, sb.run({ "queue-sync", "--report", report, file }, { cwd = dir }).status)
+      assert.is_true(json.decode(h.read(report)).run.writes_sent > 0)
+      local r = sb.run({ "queue-sync", "--report", report, file }, { cwd = dir })
+      assert.equal(0, r.status, r.stderr)
+      assert.equal(0, json.decode(h.read(report)).run.writes_sent)
+      assert.is_nil(sys.stat(dir .. "/audit.unchanged.json"))
+    end)
+
     it("replaces a report that records no write either", function()
       local file = define("sales.json", { name = org.queues[1].name })
       local report = dir .. "/queue_impact_report.json"

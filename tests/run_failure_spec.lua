@@ -55,3 +55,20 @@ describe("a run that fails before its queues start", function()
     assert.truthy(doc.run.error:find("bad skills query", 1, true))
   end)
 end)
+
+describe("an answer with no JSON error message", function()
+  it("is named by its status once", function()
+    local dir = h.tmpdir()
+    local srv = server.listen { handler = "tests.servers.answers", args = { routes = {
+      ["/api/v2/routing/skills"] = { status = 302, body = "" } } } }
+    h.write(dir .. "/q.json", json.encode { queue_id = Q, name = "Sales" })
+    local r = h.run({ "queue-sync", "--base-url", srv:url(), "--report", dir .. "/r.json", "--no-flows",
+      dir .. "/q.json" }, { env = ENV, cwd = dir })
+    srv:stop()
+    h.rmtree(dir)
+    assert.equal(1, r.status, r.stderr)
+    assert.truthy(r.stderr:find("GET skills: HTTP 302: the answer has no JSON error message (GET http://", 1, true),
+      r.stderr)
+    assert.is_nil(r.stderr:find("HTTP 302 from", 1, true), r.stderr)
+  end)
+end)

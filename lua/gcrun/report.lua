@@ -179,12 +179,15 @@ local STDOUT = {
   end,
 }
 
--- A real run that sent no write does not replace the impact report of one
--- that did (the audit trail, and what queue-rollback reads): its report
--- goes beside it, NAME.failed.EXT (NAME.unchanged.EXT when it completed).
--- Returns the path to write.
+-- A real run that sent no write does not replace the default impact
+-- report (queue_impact_report.EXT) of one that did (the audit trail, and
+-- what queue-rollback reads): its report goes beside it,
+-- queue_impact_report.failed.EXT (.unchanged.EXT when it completed). A
+-- report path of the user's choosing is written as asked. Returns the path
+-- to write.
 function M.keeping_audit(path, doc)
   if path == "-" or doc.run.dry_run or doc.run.writes_sent > 0 then return path end
+  if not path:match("([^/]*)$"):match("^queue_impact_report%.[^.]+$") then return path end
   local bytes = sys.read(path, 64 * 1024 * 1024)
   if not bytes or require("gcrun.report_files").kind(bytes) ~= "impact" then return path end
   local ok, old = pcall(json.decode, bytes)

@@ -92,7 +92,8 @@ function M.of(resp, req)
   local ok, body = pcall(resp.json, resp, { read_only = true })
   if not ok or type(body) ~= "table" then
     return { { kind = BY_STATUS[resp.status] or (resp.status == 400 and "rejected" or "failed"), source = "service",
-      message = string.format("HTTP %d from %s %s", resp.status, resp.method, resp.url) } }
+      -- (the status is said by whoever reports the problem: call.check)
+      message = string.format("the answer has no JSON error message (%s %s)", resp.method, resp.url) } }
   end
   local list = {}
   for _, e in ipairs(type(body.errors) == "table" and body.errors or {}) do
