@@ -138,6 +138,21 @@ static int is_credential(int which)
   return which == SET_ID || which == SET_SECRET || which == SET_TOKEN;
 }
 
+/* What a base URL may not carry: userinfo (a password would be printed on
+ * the target line and in reports), a query or a fragment (request paths
+ * are appended to the base: "...:18100?x=1/oauth/token"). */
+static const char *base_url_extra(const char *url)
+{
+  const char *p = strstr(url, "://");
+  p = p ? p + 3 : url;
+  size_t authority = strcspn(p, "/?#");
+  if (memchr(p, '@', authority))
+    return "userinfo";
+  if (strpbrk(p, "?#"))
+    return "query";
+  return NULL;
+}
+
 int settings_resolve(const SettingsIn *in, SettingsOut *o)
 {
   memset(o, 0, sizeof *o);
@@ -214,6 +229,15 @@ int settings_resolve(const SettingsIn *in, SettingsOut *o)
   size_t blen = strlen(o->base_url);
   while (blen > 0 && o->base_url[blen - 1] == '/')
     o->base_url[--blen] = '\0';
+  /* checked before any message quotes the URL: a password stays unprinted */
+  const char *extra = base_url_extra(o->base_url);
+  if (extra && strcmp(extra, "userinfo") == 0)
+    return fail(o, "usage", "the API base URL from %s has a user name or password in it (user@host): refused, "
+                "so it is never printed or sent; credentials go in the client id and secret settings "
+                "(GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET)", where(o, SET_BASE, w1, sizeof w1));
+  if (extra)
+    return fail(o, "usage", "the API base URL '%.200s' has a query or fragment (? or #); give the scheme, host "
+                "and port (and a path prefix) only: request paths are appended to it", o->base_url);
   int scheme = url_is_loopback_http(o->base_url);
   if (scheme == -2)
     return fail(o, "usage", "the API base URL '%.200s' is not an http(s) URL", o->base_url);

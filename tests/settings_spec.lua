@@ -178,6 +178,30 @@ describe("regions", function()
   end)
 end)
 
+describe("base URLs", function()
+  local function refused(url, vars)
+    local r = h.run({ "queue-sync", "--base-url", url, h.srcdir .. "/examples/queues/claims.json" },
+      { env = env(vars or { GENESYSCLOUD_ACCESS_TOKEN = "t" }) })
+    assert.equal(2, r.status, r.stderr)
+    assert.equal("", r.stdout)
+    return r.stderr
+  end
+
+  it("refuses a query or a fragment, which the request paths would follow", function()
+    assert.matches("the API base URL 'http://127.0.0.1:18100?x=1' has a query or fragment",
+      refused("http://127.0.0.1:18100?x=1"), 1, true)
+    assert.matches("has a query or fragment", refused("http://127.0.0.1:18100/api#frag"), 1, true)
+  end)
+
+  it("refuses a user name or password, and never prints it", function()
+    local err = refused("http://user:hunter2@127.0.0.1:1", { GENESYSCLOUD_OAUTHCLIENT_ID = "a",
+      GENESYSCLOUD_OAUTHCLIENT_SECRET = "b" })
+    assert.matches("the API base URL from --base-url has a user name or password in it", err, 1, true)
+    assert.matches("credentials go in the client id and secret settings", err, 1, true)
+    assert.is_nil(err:find("hunter2", 1, true))
+  end)
+end)
+
 describe("named profiles", function()
   local dir, sb
   setup(function() sb = h.sandbox() end)
