@@ -99,6 +99,11 @@ describe("queue-sync's checks before the first request", function()
       "cannot write the report /proc/gcrun-report.json: ")
   end)
 
+  it("refuses a negative --lock-wait, sending nothing (exit 2)", function()
+    refused({ "queue-sync", "--lock-wait", "-1", "--report", dir .. "/r.json", EXAMPLES },
+      "--lock-wait must be 0 or more")
+  end)
+
   it("refuses --no-flows with --flow as a usage error, sending nothing (exit 2)", function()
     refused({ "queue-sync", "--no-flows", "--flow", "f1", "--report", dir .. "/r.json", EXAMPLES },
       "--no-flows and --flow cannot be used together")
