@@ -39,6 +39,7 @@ return {
     local state = opts.state or launch.default_state()
     local org = opts.org or launch.default_org()
     if opts.reset then
+      if not state then errors.raise("usage", "--reset: no state file (HOME is not a directory); give --state FILE") end
       local loaded, err = org_mod.load(org, opts["id-seed"])
       if not loaded then errors.raise("input", "%s", err) end
       local dir = state:match("^(.*)/[^/]+$")

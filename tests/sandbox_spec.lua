@@ -614,3 +614,18 @@ describe("the tutorial's own script", function()
     h.rmtree(dir)
   end)
 end)
+
+describe("the in-process sandbox's default state", function()
+  it("is kept in memory, never creating a HOME that does not exist", function()
+    local dir = h.tmpdir()
+    local home = dir .. "/no-such-home"
+    local r = h.run({ "-v", "queue-sync", "--sandbox", "--report", dir .. "/r.json",
+      h.srcdir .. "/examples/queues/claims.json" }, { env = { HOME = home, XDG_STATE_HOME = false } })
+    local made = sys.stat(home)
+    h.rmtree(dir)
+    assert.equal(0, r.status, r.stderr)
+    assert.is_nil(made, "the missing HOME was created")
+    assert.truthy(r.stderr:find("HOME (" .. home .. ") is not a directory: the sandbox org is kept in memory", 1, true),
+      r.stderr)
+  end)
+end)

@@ -15,9 +15,21 @@ function M.default_org()
   return sys.datadir() .. "/examples/sandbox-org.json"
 end
 
+-- The default state file, or nil when there is no home to keep it in: a
+-- HOME that does not exist is not created (as root, anything could be),
+-- and the org is kept in memory.
 function M.default_state()
   local base = os.getenv("XDG_STATE_HOME")
-  if not base or base == "" then base = (os.getenv("HOME") or "/tmp") .. "/.local/state" end
+  if not base or base == "" then
+    local home = os.getenv("HOME")
+    local st = home and home ~= "" and sys.stat(home)
+    if not (st and st.type == "directory") then
+      require("gcrun.log").verbose(string.format("HOME (%s) is not a directory: the sandbox org is kept in memory, "
+        .. "not saved", home or "unset"))
+      return nil
+    end
+    base = home .. "/.local/state"
+  end
   return base .. "/gcrun/sandbox-org.json"
 end
 
