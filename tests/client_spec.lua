@@ -89,7 +89,7 @@ describe("queue-export", function()
     local sb, dir = h.sandbox(), h.tmpdir()
     local r = sb.run { "queue-export", "--out", dir .. "/out" }
     assert.equal(0, r.status, r.stderr)
-    assert.matches(#ORG.queues .. " definitions written", r.stderr)
+    assert.matches(#ORG.queues .. " definitions written", r.stdout)   -- results are on stdout
     local billing = json.decode(h.read(dir .. "/out/billing.json"))
     assert.equal(ORG.queues[1].id, billing.queue_id)
     assert.equal("required", billing.wrap_up_policy)
