@@ -46,6 +46,17 @@ describe("a run that fails before its queues start", function()
     assert.equal(seen, doc.run.requests)
   end)
 
+  it("says why in the Markdown and HTML reports", function()
+    for _, ext in ipairs { "md", "html" } do
+      local r = h.run({ "queue-sync", "--base-url", srv:url(), "--report", dir .. "/report." .. ext, "--no-flows",
+        dir .. "/q.json" }, { env = ENV, cwd = dir })
+      assert.equal(1, r.status, r.stderr)
+      local page = h.read(dir .. "/report." .. ext)
+      assert.truthy(page:find("The run failed:", 1, true), ext)
+      assert.truthy(page:find("GET skills: HTTP 400 bad.request: bad skills query", 1, true), ext)
+    end
+  end)
+
   it("still prints the report's JSON with --output json", function()
     local r = run { "--output", "json" }
     assert.equal(1, r.status, r.stderr)

@@ -73,6 +73,7 @@ local function run_blocks(doc, out)
   out[#out + 1] = { "p", "Run status ", { status = run.status }, ", from ", value(run.started_at), " to ",
     value(run.finished_at), " (", secs(run.duration_seconds), "): ",
     string.format("%d requests (%d retries, %d answered 429).", run.requests, run.retries, run.throttled) }
+  if run.error then out[#out + 1] = { "alert", { strong = "The run failed:" }, " ", run.error } end
   local rows = {}
   for _, k in ipairs(STATUSES) do
     if run.counts[k] then rows[#rows + 1] = { { status = k }, run.counts[k] } end
