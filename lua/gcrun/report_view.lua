@@ -7,7 +7,9 @@
 --
 -- Blocks: {"h", level, text, id=}, {"p", inline...}, {"alert", inline...}
 -- (what an auditor must not miss, shown first and set apart), {"table", header,
--- rows, caption=, mono=column of identifiers}, {"list", items},
+-- rows, caption=, mono=column of identifiers, kind= fields|agents|corrections
+-- in a queue's section (skill_columns: an agents table's columns after the
+-- third are skills, named by the header)}, {"list", items},
 -- {"picture", kind, data, text= | items=} (its text equivalent: sentences
 -- or a list), and {"section"} ... {"end"} around each queue.
 -- Inline pieces (in paragraphs, cells, items): a string or number, or
@@ -223,7 +225,7 @@ local function agent_table(c)
     end
     if not columns then r[4] = all end
   end
-  return header, rows
+  return header, rows, columns
 end
 
 local function object(v) return type(v) == "table" and not json.is_array(v) and next(v) ~= nil end
@@ -263,16 +265,16 @@ local function queue_blocks(c, out)
   if #c.fields_changed > 0 then
     local rows = {}
     for _, f in ipairs(c.fields_changed) do changed_leaves(f.field, f.before, f.after, rows) end
-    out[#out + 1] = { "table", { "Field", "Before", "After" }, rows }
+    out[#out + 1] = { "table", { "Field", "Before", "After" }, rows, kind = "fields" }
   end
-  local header, agents = agent_table(c)
+  local header, agents, skill_columns = agent_table(c)
   if #agents > 0 then
-    out[#out + 1] = { "table", header, agents, mono = 2 }
+    out[#out + 1] = { "table", header, agents, mono = 2, kind = "agents", skill_columns = skill_columns }
   end
   if #c.validation_corrections > 0 then
     local rows = {}
     for _, v in ipairs(c.validation_corrections) do rows[#rows + 1] = { v.rule, v.source, v.change } end
-    out[#out + 1] = { "table", { "Correction", "Found by", "Change" }, rows }
+    out[#out + 1] = { "table", { "Correction", "Found by", "Change" }, rows, kind = "corrections" }
   end
   if #c.flows > 0 then
     local items = { "p", "Flows: " }
