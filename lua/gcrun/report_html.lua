@@ -32,7 +32,7 @@ color:var(--muted)}figure{margin:1em 0}figcaption{color:var(--muted);margin-top:
 .s-not_started{color:var(--warn)}ins{text-decoration:none}
 .alert{border:2px solid var(--bad);border-left-width:.5em;padding:.6em .9em;font-size:1.05em}
 section{content-visibility:auto;contain-intrinsic-size:auto 30em}
-.cv{content-visibility:auto;contain-intrinsic-size:auto 200em}.cv table{margin:0;width:100%}.l{white-space:pre-line}
+.cv{content-visibility:auto;contain-intrinsic-size:auto 200em}.cv table{margin:0;width:100%}.l{white-space:pre-line;border-left:3px solid var(--grid);padding-left:.8em}
 ]]
 
 -- Text content needs only &, < and > escaped (a large report has many
