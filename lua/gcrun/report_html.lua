@@ -32,7 +32,8 @@ color:var(--muted)}figure{margin:1em 0}figcaption{color:var(--muted);margin-top:
 .s-not_started{color:var(--warn)}ins{text-decoration:none}
 .alert{border:2px solid var(--bad);border-left-width:.5em;padding:.6em .9em;font-size:1.05em}
 section{content-visibility:auto;contain-intrinsic-size:auto 30em}
-.cv{content-visibility:auto;contain-intrinsic-size:auto 200em}.cv table{margin:0;width:100%}.l{white-space:pre-line;border-left:3px solid var(--grid);padding-left:.8em}
+.cv{content-visibility:auto;contain-intrinsic-size:auto 200em}.cv table{margin:0;width:100%}
+.l{white-space:pre-line;border-left:3px solid var(--grid);padding-left:.8em}
 ]]
 
 -- Text content needs only &, < and > escaped (a large report has many
@@ -56,14 +57,10 @@ local function inline(piece)
   return table.concat(out)
 end
 
--- A cell: a status alone colours the cell itself (no <span> in it); an
--- identifier is monospace (a class: cheaper to match than td:nth-child).
+-- A cell: an identifier is monospace (a class: cheaper to match than
+-- td:nth-child).
 local function cell(piece, mono)
-  if mono then return '<td class="i">' .. inline(piece) end
-  if type(piece) == "table" and piece.status then
-    return '<td class="s-' .. esc(piece.status) .. '">' .. text(view.plain(piece))
-  end
-  return "<td>" .. inline(piece)
+  return (mono and '<td class="i">' or "<td>") .. inline(piece)
 end
 
 -- Rows of a table kept in one chunk: a longer table (the queues of a
