@@ -94,7 +94,7 @@ end
 -- → after), per agent (id, + added with its ring or − removed, ring and
 -- skill levels before → after) and per correction. The browser's time for
 -- a 1,000-queue report went mostly to building its elements (about 90 a
--- queue as tables, 8 as lines: load 0.8 s against 0.5 s, measured in
+-- queue as tables, 8 as lines: a load of 1.1 s against 0.6 s, measured in
 -- README's impact-report section); a small run keeps its tables.
 local LARGE_RUN = 100
 
