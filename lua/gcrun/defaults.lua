@@ -18,6 +18,11 @@ return {
   export_fanout = 8,
   -- the service's limits per call
   member_batch = 100, skill_batch = 50, user_batch = 100,
+  -- queues read by id in one GET /api/v2/routing/queues?id=... (its page)
+  queue_batch = 100,
+  -- queues queue-sync reads in bulk and then works on before reading the
+  -- next ones: bounds what a run of thousands of queues holds at once
+  read_window = 500,
   -- entities asked per page, and the most pages a listing may have
   page_size = 100, max_pages = 10000,
   -- attempts per request, as the official Terraform provider (RetryMax 20)

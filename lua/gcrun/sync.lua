@@ -17,6 +17,7 @@ local errors = require "gcrun.errors"
 local http = require "gcrun.http"
 local json = require "gcrun.json"
 local log = require "gcrun.log"
+local orgread = require "gcrun.orgread"
 local output = require "gcrun.sync_output"
 local preflight = require "gcrun.preflight"
 local progress = require "gcrun.progress"
@@ -27,6 +28,7 @@ local report_names = require "gcrun.report_names"
 local resolve = require "gcrun.resolve"
 local session = require "gcrun.session"
 local signal = require "gcrun.signal"
+local sync_agents = require "gcrun.sync_agents"
 local sync_flows = require "gcrun.sync_flows"
 local sys = require "gcrun.sys"
 local text = require "gcrun.text"
@@ -106,6 +108,10 @@ function M.queue(ctx, rec)
   -- correction can leave nothing to do: only accepted writes count)
   records.note(rec, api:outcome(before, current), desired)
   rec.status = api.counters.writes > 0 and "updated" or "unchanged"
+  -- grouped: the agents' skills are sent once per agent after every queue (gcrun.sync_agents)
+  if api.assign_skills and api.opts.group_skills and #plan.skill_assignments > 0 then
+    rec.pending_skills = plan.skill_assignments
+  end
 end
 
 -- load(paths, keep_going) -> definitions, skipped files ({file=, errors=})
@@ -164,20 +170,11 @@ local function sync_all(ctx, run)
   local prep = ctx.api:scope()
   prep:prepare()
   run.extra_counters = prep.counters
-  local bar = progress.new(#run.queues, "queues")
+  local bar = progress.new(#run.queues, "queues", ctx.client)
   local printed = 0
   ctx.names = { users = {}, skills = ctx.api:skills() or {}, flows = {} }
   resolve.for_run(prep, ctx, run)   -- names in the files become ids, with a few bulk reads
-  timeline.phase("queues")
-  http.parallel(run.queues, function(rec)
-    local ok, err = pcall(M.queue, ctx, rec)
-    if not ok then
-      records.failed(rec, err)
-      if rec.status == "failed" and log.debug() and type(err) == "table" and err.traceback then
-        log.verbose(err.traceback)
-      end
-    end
-    settle(ctx, rec)
+  local function finished(rec)
     rec.timestamp = text.iso8601(sys.time())
     rec.finished = true
     bar:step(rec.status)
@@ -187,10 +184,30 @@ local function sync_all(ctx, run)
       output.queue(r)
       if ctx.dry_run and r.plan then output.plan(r, r.plan, ctx.names) end
     end
-  end, { concurrency = ctx.concurrency })
-  bar:finish()
-  timeline.phase("flows")
-  if ctx.flows and not signal.interrupted() then run.flows = sync_flows.sync(ctx, run.queues) end
+  end
+  progress.run(bar, function()
+    timeline.phase("queues")
+    -- bulk reads for a window of queues, then their work, window by window
+    for _, window in ipairs(orgread.windows(run.queues, defaults.read_window)) do
+      orgread.prefetch(prep, window, run.queues)
+      http.parallel(window, function(rec)
+        local ok, err = pcall(M.queue, ctx, rec)
+        if not ok then
+          records.failed(rec, err)
+          if rec.status == "failed" and log.debug() and type(err) == "table" and err.traceback then
+            log.verbose(err.traceback)
+          end
+        end
+        settle(ctx, rec)
+        if not rec.pending_skills then finished(rec) end
+      end, { concurrency = ctx.concurrency })
+    end
+    timeline.phase("agents")
+    sync_agents.sync(ctx, run.queues, prep, finished)
+    bar:finish()
+    timeline.phase("flows")
+    if ctx.flows and not signal.interrupted() then run.flows = sync_flows.sync(ctx, run.queues) end
+  end)
 end
 
 -- run(settings) -> exit status. settings: {paths=, dry_run=, report=,
@@ -211,11 +228,13 @@ function M.run(s)
   -- call per agent), so the pool allows that many in flight per queue task
   local client = session.client { concurrency = math.min(defaults.pool_max,
     math.max(defaults.pool_min, concurrency * defaults.pool_per_queue)) }
-  local api = api_of.new(dialect, client, { force_unlock = s.force_unlock, lock_wait = s.lock_wait })
+  local api = api_of.new(dialect, client, { force_unlock = s.force_unlock, lock_wait = s.lock_wait,
+    group_skills = true, find_flows = s.flows ~= false })
   local run = { started_at = started, dialect = dialect, target = session.target(), dry_run = s.dry_run,
     version = session.version(), queues = {}, flows = {}, skipped = skipped, status = "completed" }
   run.timeline = timeline.start()
-  local ctx = { api = api, rules = rules, dry_run = s.dry_run, concurrency = concurrency, flows = s.flows ~= false,
+  local ctx = { api = api, client = client, rules = rules, dry_run = s.dry_run, concurrency = concurrency,
+    flows = s.flows ~= false,
     no_create = s.no_create,
     max_corrections = s.max_corrections or defaults.max_corrections, extra_flows = s.extra_flows or {} }
   for _, def in ipairs(defs) do run.queues[#run.queues + 1] = records.queue(def) end

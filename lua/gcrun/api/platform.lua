@@ -1,12 +1,13 @@
 -- The Genesys Cloud Platform API v2, as queue-sync uses it:
---   read   GET queue, its members (paged), the member agents with their
---          skills (GET /api/v2/users?id=...&expand=skills, 100 at a time)
---          and the flows that consume the queue (dependency tracking)
+--   read   in bulk before the queues' work (gcrun.orgread): the queues by
+--          id, the member agents with their skills, the flows that consume
+--          them; then per queue only its members (paged)
 --   write  PUT the full QueueRequest; members added and removed with POST
 --          .../members?delete=, at most 100 a call; ring numbers with
 --          PATCH .../members/{id} (a 404 retried a few seconds: the service
 --          is eventually consistent); agents' skills with PATCH
---          /api/v2/users/{id}/routingskills/bulk, at most 50 a call
+--          /api/v2/users/{id}/routingskills/bulk, at most 50 a call (once
+--          per agent for all its queues with opts.group_skills)
 --   flows  one locked edit per flow (api/platform_flows.lua)
 -- The methods are the dialect contract of gcrun.api.
 local answers = require "gcrun.api.answers"
@@ -16,6 +17,7 @@ local errors = require "gcrun.errors"
 local http = require "gcrun.http"
 local json = require "gcrun.json"
 local mapping = require "gcrun.mapping"
+local orgread = require "gcrun.orgread"
 local platform_flows = require "gcrun.api.platform_flows"
 local records = require "gcrun.result"
 local removals = require "gcrun.skill_removal"
@@ -52,44 +54,67 @@ local QUEUE = "/api/v2/routing/queues/{id}"
 function P:call(req, what) return call.run(self, req, what) end
 function P:pages(path, params, query, what) return call.pages(self, path, params, query, what) end
 
-local function batches(list, size)
-  local out = {}
-  for i = 1, #list, size do out[#out + 1] = table.move(list, i, math.min(#list, i + size - 1), 1, {}) end
-  return out
-end
+local batches = orgread.batches
 
 -- The org's skills, read once per run: id -> name.
 function P:prepare()
-  local skills = {}
-  for _, s in ipairs(self:pages("/api/v2/routing/skills", nil, nil, "GET skills")) do skills[s.id] = s.name end
-  self.shared.skills = skills
+  self.shared.skills = orgread.skills(self)
 end
 
-function P:agents(ids)
-  local agents = {}
-  local groups = batches(ids, defaults.user_batch)
-  local _, errs = http.parallel(groups, function(group)
-    local resp = self:call({ path = "/api/v2/users", query = { id = table.concat(group, ","), expand = "skills",
-      pageSize = defaults.user_batch } }, "GET users")
-    for _, u in ipairs(answers.page(resp:json({ read_only = true }), "GET users").entities or {}) do
-      local skills = {}
-      for _, s in ipairs(u.skills or {}) do skills[s.id] = math.tointeger(s.proficiency) or s.proficiency end
-      agents[u.id] = { name = u.name, email = u.email, skills = skills }
+function P:agents(ids) return orgread.users(self, ids) end
+
+function P:consumers(queue_id) return orgread.consumers(self, queue_id) end
+
+-- prefetch(defs, all): what read() will need for these definitions, read
+-- in bulk: their queues by id, the member agents not read yet (kept for
+-- the run, holding only the skills the run assigns), and once per run
+-- which flows consume the run's queues (`all`: every definition of the
+-- run). read() takes a queue's entry, so what is held is one window.
+function P:prefetch(defs, all)
+  local shared = self.shared
+  if not shared.agents then
+    local keep, queue_ids, seen = {}, {}, {}
+    for _, def in ipairs(all) do
+      for _, s in ipairs(def.skills or {}) do keep[s.id] = true end
+      local id = def.queue_id
+      if id and not seen[id] then seen[id] = true; queue_ids[#queue_ids + 1] = id end
     end
-  end, { concurrency = defaults.read_fanout })
-  call.rethrow(errs)
-  return agents
-end
-
-function P:consumers(queue_id)
-  local flows = {}
-  for _, d in ipairs(self:pages("/api/v2/architect/dependencytracking/consumingresources", nil,
-      { id = queue_id, objectType = "QUEUE" }, "GET consuming flows")) do
-    if type(d.type) == "string" and (d.type:match("FLOW$") or d.type == "WORKFLOW") then
-      flows[#flows + 1] = { id = d.id, name = d.name }
+    shared.agents, shared.keep_skills, shared.queues = {}, keep, {}
+    if self.opts.find_flows ~= false then shared.finder = orgread.consumers_of(self, queue_ids) end
+  end
+  local queue_ids, user_ids, seen = {}, {}, {}
+  for _, def in ipairs(defs) do
+    if def.queue_id and shared.queues[def.queue_id] == nil then queue_ids[#queue_ids + 1] = def.queue_id end
+    for _, m in ipairs(def.members or {}) do
+      if shared.agents[m.id] == nil and not seen[m.id] and not m.unresolved then
+        seen[m.id] = true; user_ids[#user_ids + 1] = m.id
+      end
     end
   end
-  return flows
+  local jobs = {
+    function() return orgread.queues(self, queue_ids) end,
+    function() return orgread.users(self, user_ids, shared.keep_skills) end,
+  }
+  local results, errs = http.parallel(jobs, function(job) return job() end, { concurrency = 2 })
+  call.rethrow(errs)
+  for id, q in pairs(results[1]) do shared.queues[id] = q end
+  for _, id in ipairs(user_ids) do shared.agents[id] = results[2][id] or false end
+end
+
+-- The member agents of one queue: from what prefetch read, the others read
+-- now (100 a call).
+local function agents_of(api, ids)
+  local cache = api.shared.agents
+  if not cache then return orgread.users(api, ids) end
+  local missing = {}
+  for _, id in ipairs(ids) do if cache[id] == nil then missing[#missing + 1] = id end end
+  if #missing > 0 then
+    local read = orgread.users(api, missing, api.shared.keep_skills)
+    for _, id in ipairs(missing) do cache[id] = read[id] or false end
+  end
+  local agents = {}
+  for _, id in ipairs(ids) do agents[id] = cache[id] or nil end
+  return agents
 end
 
 -- members(queue_id) -> { {id=, ringNumber=, name=}, ... }
@@ -109,12 +134,17 @@ function P:read(def)
     -- a name gcrun.resolve found no user for is no id to ask for
     if not seen[m.id] and not m.unresolved then seen[m.id] = true; ids[#ids + 1] = m.id end
   end
+  -- what prefetch read is taken, not copied: the PUT sends it back
+  local queue = self.shared.queues and self.shared.queues[id]
+  if queue then self.shared.queues[id] = nil end
+  local finder = self.shared.finder
   local jobs = {
-    function() return answers.queue(self:call({ path = QUEUE, params = { id = id } }, "GET queue " .. id):json(), id,
-      "GET queue " .. id) end,
+    queue and function() return queue end
+      or function() return answers.queue(self:call({ path = QUEUE, params = { id = id } }, "GET queue " .. id):json(),
+        id, "GET queue " .. id) end,
     function() return self:members(id) end,
-    function() return self:agents(ids) end,
-    function() return self:consumers(id) end,
+    function() return agents_of(self, ids) end,
+    finder and function() return finder.flows(id) end or function() return self:consumers(id) end,
   }
   local results, errs = http.parallel(jobs, function(job) return job() end, { concurrency = defaults.read_fanout })
   if errs[1] and errs[1].status == 404 then
@@ -262,16 +292,10 @@ function P:execute(queue_id, plan, current)
       end
     end
   end
-  for _, a in ipairs(plan.skill_assignments) do
-    jobs[#jobs + 1] = function()
-      local skills, size = removals.split(self, a, current)
-      for i = 1, #skills, size do
-        local last = math.min(#skills, i + size - 1)
-        self:call({ method = "PATCH", path = "/api/v2/users/{id}/routingskills/bulk", params = { id = a.user },
-          json = skill_rows(skills, i, last), idempotent = true }, "assign skills to " .. (a.name or a.user))
-        for j = i, last do current.agents[a.user].skills[skills[j].id] = skills[j].level end
-      end
-    end
+  -- grouped, the engine sends the skills once per agent for all its
+  -- queues (assign_skills) after the queues' own writes
+  for _, a in ipairs(self.opts.group_skills and {} or plan.skill_assignments) do
+    jobs[#jobs + 1] = function() self:assign_skills(a.user, a.skills, current.agents[a.user], a.name) end
   end
   local _, errs = http.parallel(jobs, function(job) job() end, { concurrency = defaults.write_fanout })
   call.rethrow(errs)
@@ -281,6 +305,21 @@ function P:execute(queue_id, plan, current)
       for _, m in ipairs(current.members) do if m.id == r.member then m.ringNumber = r.after end end
     end, { concurrency = defaults.write_fanout })
     call.rethrow(errs)
+  end
+end
+
+-- assign_skills(user, skills [, agent, name]): set the agent's skills
+-- ({id=, level=}; level 0 removes one, gcrun.skill_removal), 50 a PATCH;
+-- `agent` (as read) follows what was accepted.
+function P:assign_skills(user, skills, agent, name)
+  agent = agent or { skills = {} }
+  local set, size = removals.split(self, { user = user, name = name, skills = skills },
+    { agents = { [user] = agent } })
+  for i = 1, #set, size do
+    local last = math.min(#set, i + size - 1)
+    self:call({ method = "PATCH", path = "/api/v2/users/{id}/routingskills/bulk", params = { id = user },
+      json = skill_rows(set, i, last), idempotent = true }, "assign skills to " .. (name or user))
+    for j = i, last do agent.skills[set[j].id] = set[j].level end
   end
 end
 

@@ -147,7 +147,9 @@ function M.edit(api, flow_id, queues, how)
   local result = records.flow(flow_id, api.counters)
   local track = {}
   local ok, err = pcall(function()
-    if not flowedit.prepare(result, latest(api, flow_id), queues, how) then return end
+    -- the configuration read when the flows were found (gcrun.orgread), if it was
+    local first = api.shared.finder and api.shared.finder.config(flow_id) or latest(api, flow_id)
+    if not flowedit.prepare(result, first, queues, how) then return end
     checkout(api, flow_id, result, track)
     local r = flowedit.converge {
       result = result, queues = queues,
