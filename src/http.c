@@ -150,7 +150,7 @@ static int client_gc(lua_State *L)
 static int client_stats(lua_State *L)
 {
   Client *c = check_client(L, 1);
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   lua_pushinteger(L, c->stat_requests);
   lua_setfield(L, -2, "requests");
   lua_pushinteger(L, c->stat_retries);
@@ -165,6 +165,11 @@ static int client_stats(lua_State *L)
     lua_pushinteger(L, c->rl_allowed - c->rl_count);
     lua_setfield(L, -2, "budget_left");
   }
+  /* how long requests are held for the rate budget (or a 429's wait):
+   * what a progress line says a run is waiting for */
+  double hold = c->next_send - gc_now();
+  lua_pushnumber(L, hold > 0 ? hold : 0);
+  lua_setfield(L, -2, "rate_hold");
   return 1;
 }
 
