@@ -8,7 +8,10 @@
 --   M.new(client, opts) -> api     client: a gcrun.http client; opts:
 --                                  {force_unlock=, lock_wait=, member_lag_wait=,
 --                                   skill_levels = {agent = {skill = level}},
---                                   skill_given = gcrun.skill_levels.settle's second value}
+--                                   skill_given = gcrun.skill_levels.settle's second value,
+--                                   group_skills = true (execute leaves skills to
+--                                   assign_skills, once per agent), find_flows =
+--                                   false (read finds no consuming flows)}
 --
 -- and an api object whose methods are
 --
@@ -19,6 +22,10 @@
 --   api:prepare()                  what is read once per run (the org's skills)
 --   api:skills() -> {id = name} | nil   the org's skills, nil when the dialect
 --                                  cannot list them
+--   api:prefetch(defs, all)        optional: read in bulk what read() will need
+--                                  for these definitions (all: the run's), so
+--                                  read() sends only what it must per queue; a
+--                                  dialect without bulk reads leaves it out
 --   api:read(def) -> current       the queue and what surrounds it:
 --                                  {queue=, members = { {id=, ringNumber=, name=} },
 --                                   agents = {id = {name=, skills = {id = level}}} | nil,
@@ -32,6 +39,10 @@
 --   api:execute(queue_id, plan, current)   send the plan's writes; `current`
 --                                  follows what was accepted; a 400 raises
 --                                  "rejected" with err.problems
+--   api:assign_skills(user, skills)   optional: set one agent's skills
+--                                  ({id=, level=}); with it and opts.group_skills
+--                                  the engine sends each agent's skills once for
+--                                  all its queues (gcrun.sync_agents)
 --   api:outcome(before, after) -> plan   what changed between two states (for
 --                                  the report), in the same form
 --   api:edit_flow(flow_id, queues, {dry_run=}) -> flow record   queues:

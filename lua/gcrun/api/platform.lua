@@ -36,7 +36,8 @@ M.token = { host = "login", path = "/oauth/token", client_auth = "basic" }
 local P = {}
 P.__index = P
 
--- new(client, {force_unlock=, lock_wait=, member_lag_wait=, skill_levels=}) -> api
+-- new(client, {force_unlock=, lock_wait=, member_lag_wait=, skill_levels=,
+-- group_skills=, find_flows=}) -> api
 function M.new(client, opts)
   return setmetatable({ c = client, opts = opts or {}, shared = {} }, P)
 end
@@ -144,7 +145,9 @@ function P:read(def)
         id, "GET queue " .. id) end,
     function() return self:members(id) end,
     function() return agents_of(self, ids) end,
-    finder and function() return finder.flows(id) end or function() return self:consumers(id) end,
+    finder and function() return finder.flows(id) end
+      or self.opts.find_flows == false and function() return {} end   -- --no-flows: nothing to find
+      or function() return self:consumers(id) end,
   }
   local results, errs = http.parallel(jobs, function(job) return job() end, { concurrency = defaults.read_fanout })
   if errs[1] and errs[1].status == 404 then
