@@ -125,3 +125,146 @@ describe("queue-sync's requests", function()
     end
   end)
 end)
+
+describe("gcrun.sync_agents", function()
+  local sync_agents = require "gcrun.sync_agents"
+  local errors = require "gcrun.errors"
+
+  local function rec(id, pending)
+    return { queue_id = id, status = "unchanged", skill_assignments = {}, pending_skills = pending,
+      corrections = {}, flows = {} }
+  end
+
+  it("patches each agent once for all its queues at the highest level; a failed agent fails its queues only",
+    function()
+      local calls = {}
+      local api = { assign_skills = function(_, user, skills)
+        calls[user] = (calls[user] or 0) + 1
+        if user == "bad" then errors.raise("rejected", "assign skills to bad: HTTP 400 invalid.value") end
+        if user == "u1" then
+          table.sort(skills, function(x, y) return x.id < y.id end)
+          assert.are.same({ { id = "s1", level = 4 }, { id = "s2", level = 1 } }, skills)
+        end
+      end }
+      local a = rec("qa", { { user = "u1", skills = { { id = "s1", level = 2 } } },
+        { user = "bad", skills = { { id = "s1", level = 1 } } } })
+      local b = rec("qb", { { user = "u1", skills = { { id = "s1", level = 4 }, { id = "s2", level = 1 } } } })
+      local c = rec("qc", nil)
+      local finished = {}
+      sync_agents.sync({ concurrency = 2 }, { a, b, c }, api, function(r) finished[#finished + 1] = r.queue_id end)
+      assert.are.same({ u1 = 1, bad = 1 }, calls)
+      assert.are.same({ "qa", "qb" }, finished)
+      assert.are.equal("failed", a.status)
+      assert.matches("assign skills to bad", a.error)
+      assert.are.equal(1, #a.skill_assignments)   -- u1's skills were written for qa too
+      assert.are.equal("updated", b.status)
+      assert.are.equal(1, #b.skill_assignments)
+      assert.are.equal("unchanged", c.status)
+      assert.is_nil(a.pending_skills)
+    end)
+end)
+
+describe("gcrun.orgread.consumers_of", function()
+  local orgread = require "gcrun.orgread"
+
+  -- An api whose flow list has `n` flows, each routing to queue q<i>.
+  local function fake(n)
+    local api = { sent = {} }
+    function api.call(_, req)
+      api.sent[#api.sent + 1] = req.path
+      local body
+      if req.path == "/api/v2/flows" then
+        local entities = {}
+        for i = 1, n do entities[i] = { id = "f" .. i, name = "Flow " .. i } end
+        body = { entities = entities, total = n, pageSize = 100, pageNumber = 1 }
+      else
+        local i = req.params.id:match("%d+")
+        body = { version = 1, nodes = { { id = "n", type = "Queue", config = { queueId = "q" .. i } },
+          { id = "m", type = "Message", config = { queueId = "q0" } } } }
+      end
+      return { json = function() return body end }
+    end
+    return api
+  end
+
+  local function queues(n)
+    local ids = {}
+    for i = 1, n do ids[i] = "q" .. i end
+    return ids
+  end
+
+  it("asks dependency tracking per queue when that costs fewer requests", function()
+    local api = fake(7)
+    assert.is_nil(orgread.consumers_of(api, queues(5)))
+    assert.are.equal(1, #api.sent)        -- the first page of the list, to count the flows
+    assert.is_nil(orgread.consumers_of(api, queues(1)))
+    assert.are.equal(1, #api.sent)        -- one queue: nothing to compare
+  end)
+
+  it("else reads the flows once and answers from what it read, handing each configuration over once", function()
+    local api = fake(7)
+    local finder = orgread.consumers_of(api, queues(10))
+    assert.are.equal(8, #api.sent)        -- the list and 7 configurations
+    assert.are.same({ { id = "f3", name = "Flow 3" } }, finder.flows("q3"))
+    assert.are.same({}, finder.flows("q9"))
+    assert.are.same({}, finder.flows("q0"))  -- a Message node names no queue it routes to
+    assert.are.equal(1, finder.config("f3").version)
+    assert.is_nil(finder.config("f3"))
+  end)
+end)
+
+describe("gcrun.progress without a terminal", function()
+  local progress = require "gcrun.progress"
+  local log = require "gcrun.log"
+  local sys = require "gcrun.sys"
+  local dir, every
+
+  local function capture(fn)
+    local path = dir .. "/stderr"
+    local f = assert(io.open(path, "w"))
+    log.configure { out = f }
+    local ok, err = pcall(fn)
+    log.configure { out = io.stderr }
+    f:close()
+    assert(ok, err)
+    return h.read(path)
+  end
+
+  before_each(function()
+    dir = h.tmpdir()
+    every = progress.EVERY
+  end)
+  after_each(function()
+    progress.EVERY = every
+    h.rmtree(dir)
+  end)
+
+  it("says queues done, requests sent and the wait for the rate window", function()
+    if sys.isatty("stderr") then return end   -- the plain lines are for logs and CI
+    progress.EVERY = 0
+    local stats = { requests = 1812, rate_hold = 23.2 }
+    local out = capture(function()
+      local p = progress.new(500, "queues", { stats = function() return stats end })
+      p:step("updated")
+      stats.rate_hold = 0
+      p:step("updated")
+    end)
+    assert.matches("waiting 23 s for the rate window, 1,812 requests sent %(1/500 queues done%)\n", out)
+    assert.matches("\n2/500 queues done, 1,812 requests sent\n", out)
+  end)
+
+  it("prints at most one line every EVERY seconds, also while nothing finishes", function()
+    if sys.isatty("stderr") then return end
+    local http = require "gcrun.http"
+    progress.EVERY = 0.9
+    local out = capture(function()
+      local p = progress.new(3, "queues", { stats = function() return { requests = 5 } end })
+      progress.run(p, function()
+        for _ = 1, 20 do p:step("unchanged") end  -- many steps at once: no line yet
+        http.sleep(2.3)
+      end)
+    end)
+    local lines = select(2, out:gsub("\n", ""))
+    assert.is_true(lines >= 2 and lines <= 3, out)
+  end)
+end)
