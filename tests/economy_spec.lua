@@ -106,6 +106,9 @@ describe("queue-sync's requests", function()
     for _, c in ipairs(first.report.changes) do
       assert.are.equal("updated", c.status)
       assigned = assigned + #c.skill_assignments
+      for _, a in ipairs(c.skill_assignments) do
+        assert.is_string(c.names[a.user])   -- named from the state read, though written after the queue
+      end
     end
     assert.is_true(assigned >= to_patch)
   end)

@@ -21,7 +21,13 @@ function M.note(entry, skill_names)
   for _, id in ipairs(entry.members_added or {}) do name(id, known) end
   for _, id in ipairs(entry.members_removed or {}) do name(id, known) end
   for _, r in ipairs(entry.ring_changes or {}) do name(r.member, known) end
-  for _, a in ipairs(entry.skill_assignments or {}) do
+  -- pending_skills: written after the queues (gcrun.sync_agents), then
+  -- moved to skill_assignments with the names and levels noted here
+  local assigned = {}
+  for _, list in ipairs { entry.skill_assignments or {}, entry.pending_skills or {} } do
+    table.move(list, 1, #list, #assigned + 1, assigned)
+  end
+  for _, a in ipairs(assigned) do
     name(a.user, known)
     local had = (before.agents or {})[a.user]
     for _, s in ipairs(a.skills or {}) do
