@@ -221,7 +221,7 @@ describe("the impact report of a faulted run", function()
     end
     local phases = {}
     for _, p in ipairs(doc.timeline.phases) do phases[#phases + 1] = p.name end
-    assert.same({ "prepare", "queues", "flows" }, phases)
+    assert.same({ "prepare", "queues", "agents", "flows" }, phases)   -- agents: their skills, once each
     assert.is_truthy(t.waits.lock, "no lock wait recorded: " .. json.encode(t.waits))
     local locks = 0
     for _, f in ipairs(doc.flows) do locks = locks + (f.lock_waits or 0) end

@@ -31,7 +31,7 @@ local WAIT_NAMES = {
 }
 M.WAIT_NAMES = WAIT_NAMES
 
-local PHASE_NAMES = { prepare = "prepare", queues = "queues", flows = "flows" }
+local PHASE_NAMES = { prepare = "prepare", queues = "queues", agents = "agents' skills", flows = "flows" }
 
 local function value(v)
   if v == nil or v == json.null then return "(none)" end
