@@ -271,3 +271,66 @@ describe("gcrun.progress without a terminal", function()
     assert.is_true(lines >= 2 and lines <= 3, out)
   end)
 end)
+
+describe("the platform dialect's bulk reads, window by window", function()
+  local api_of = require "gcrun.api"
+  local definitions = require "gcrun.definitions"
+  local http = require "gcrun.http"
+  local oauth = require "gcrun.oauth"
+  local orgread = require "gcrun.orgread"
+  local dir, sb, api, defs
+
+  setup(function()
+    dir = h.tmpdir()
+    local _, org_path = org_and_defs(dir, 60)
+    sb = h.sandbox { org = org_path }
+    local _, creds = oauth.resolve { base_url = sb.url, client_id = sb.client_id,
+      client_secret = sb.client_secret, env_file = false, token = require("gcrun.api.platform").token }
+    api = api_of.new("platform", http.client { base_url = sb.url, auth = creds, max_attempts = 1,
+      concurrency = 8 }, {})
+    local errs
+    defs, errs = definitions.load_all { dir .. "/defs" }
+    assert.are.equal(0, #errs)
+  end)
+  teardown(function()
+    sb.stop()
+    h.rmtree(dir)
+  end)
+
+  it("reads each window's queues by id, each agent once for the run, then only members per queue", function()
+    local recs = {}
+    for i, def in ipairs(defs) do recs[i] = { def = def } end
+    local distinct = {}
+    for _, def in ipairs(defs) do for _, m in ipairs(def.members) do distinct[m.id] = true end end
+    local before = sb.stats()
+    local view = api:scope()
+    local windows = orgread.windows(recs, 25)
+    assert.are.equal(3, #windows)
+    local agents_read = 0
+    for _, window in ipairs(windows) do
+      orgread.prefetch(view, window, recs)
+      local held = 0
+      for _ in pairs(view.shared.queues) do held = held + 1 end
+      assert.are.equal(#window, held)           -- one window's queues held at a time
+      for _, rec in ipairs(window) do
+        local current = view:read(rec.def)
+        assert.are.equal(rec.def.queue_id, current.queue.id)
+        assert.is_table(current.queue.acwSettings)
+        for _, m in ipairs(rec.def.members) do assert.is_table(current.agents[m.id]) end
+      end
+      assert.is_nil(next(view.shared.queues))   -- each read took its queue
+    end
+    for _, a in pairs(view.shared.agents) do
+      if a then agents_read = agents_read + 1 end
+    end
+    local n = 0
+    for _ in pairs(distinct) do n = n + 1 end
+    assert.are.equal(n, agents_read)
+    local d = since(before, sb.stats()).by_route
+    assert.are.equal(3, d["GET /api/v2/routing/queues"])
+    assert.are.equal(0, d["GET /api/v2/routing/queues/{}"] or 0)
+    assert.are.equal(60, d["GET /api/v2/routing/queues/{}/members"])
+    -- every agent read once: at most one partly filled call per window
+    assert.is_true(d["GET /api/v2/users"] <= math.ceil(n / 100) + #windows - 1, tostring(d["GET /api/v2/users"]))
+  end)
+end)
