@@ -167,6 +167,21 @@ describe("gcrun.sync_agents", function()
     end)
 end)
 
+describe("gcrun.sync_agents under Ctrl-C", function()
+  it("marks a queue interrupted when its agent's PATCH was cut short, finished all the same", function()
+    local sync_agents = require "gcrun.sync_agents"
+    local errors = require "gcrun.errors"
+    local api = { assign_skills = function() errors.raise("interrupted", "interrupted by SIGINT") end }
+    local rec = { queue_id = "qa", status = "updated", skill_assignments = {}, corrections = {}, flows = {},
+      pending_skills = { { user = "u1", skills = { { id = "s1", level = 2 } } } } }
+    local finished = 0
+    sync_agents.sync({ concurrency = 1 }, { rec }, api, function() finished = finished + 1 end)
+    assert.are.equal("interrupted", rec.status)
+    assert.are.equal(1, finished)
+    assert.are.equal(0, #rec.skill_assignments)
+  end)
+end)
+
 describe("gcrun.orgread.consumers_of", function()
   local orgread = require "gcrun.orgread"
 
