@@ -140,8 +140,8 @@ local function skills(known, defs)
 end
 
 -- A listing read once, when some definition needs it.
-local function listing(api, path, what)
-  local list = api:pages(path, nil, nil, what)
+local function listing(api, path, what, how)
+  local list = api:pages(path, nil, nil, what, how)
   local ids = {}
   for _, o in ipairs(list) do ids[o.id] = o end
   return ids, index(list, { "name" })
@@ -187,7 +187,10 @@ local function queues(api, defs)
   local any = false
   for _, def in ipairs(defs) do if not def.queue_id then any = true end end
   if not any then return end
-  local _, by = listing(api, "/api/v2/routing/queues", "GET queues")
+  -- decoded to be sent back: the queues read here are the ones the run
+  -- then updates (gcrun.orgread takes them rather than asking again)
+  local ids, by = listing(api, "/api/v2/routing/queues", "GET queues", { sendable = true })
+  if api.shared then api.shared.listed_queues = ids end
   for _, def in ipairs(defs) do
     if not def.queue_id then
       local found = by[lower(def.name)] or {}

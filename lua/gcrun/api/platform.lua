@@ -53,7 +53,7 @@ function P:skills() return self.shared.skills end
 local QUEUE = "/api/v2/routing/queues/{id}"
 
 function P:call(req, what) return call.run(self, req, what) end
-function P:pages(path, params, query, what) return call.pages(self, path, params, query, what) end
+function P:pages(path, params, query, what, how) return call.pages(self, path, params, query, what, how) end
 
 local batches = orgread.batches
 
@@ -81,11 +81,23 @@ function P:prefetch(defs, all)
       if id and not seen[id] then seen[id] = true; queue_ids[#queue_ids + 1] = id end
     end
     shared.agents, shared.keep_skills, shared.queues = {}, keep, {}
+    -- the queues a name resolution listed (gcrun.resolve): the run's only
+    local listed = shared.listed_queues
+    if listed then
+      shared.listed_queues = {}
+      for _, id in ipairs(queue_ids) do shared.listed_queues[id] = listed[id] end
+    end
     if self.opts.find_flows ~= false then shared.finder = orgread.consumers_of(self, queue_ids) end
   end
   local queue_ids, user_ids, seen = {}, {}, {}
   for _, def in ipairs(defs) do
-    if def.queue_id and shared.queues[def.queue_id] == nil then queue_ids[#queue_ids + 1] = def.queue_id end
+    local id = def.queue_id
+    local listed = id and shared.listed_queues and shared.listed_queues[id]
+    if listed then
+      shared.queues[id], shared.listed_queues[id] = listed, nil
+    elseif id and shared.queues[id] == nil then
+      queue_ids[#queue_ids + 1] = id
+    end
     for _, m in ipairs(def.members or {}) do
       if shared.agents[m.id] == nil and not seen[m.id] and not m.unresolved then
         seen[m.id] = true; user_ids[#user_ids + 1] = m.id
