@@ -12,7 +12,10 @@ local M = {}
 -- edit(config, queues [, rules]) -> changes
 -- queues: { {id=, name=, ...}, ... }; changes: { {node=, queue=, field=,
 -- before=, after=}, ... }, empty when the configuration already agrees.
+-- queues.edit, when set, is an edit of its own (config) -> changes used in
+-- place of the node rules: queue-rollback restores recorded node values so.
 function M.edit(config, queues, rules)
+  if queues.edit then return queues.edit(config) end
   rules = rules or require "gcrun.flows"
   local changes = {}
   for _, node in ipairs(config.nodes or {}) do

@@ -54,7 +54,8 @@ local function queue_entry(e, run_names)
     local skills = A({})
     for _, s in ipairs(a.skills) do
       skills[#skills + 1] = { id = s.id, name = name(s.id, skill_names), level = int(s.level),
-        proficiency = int(s.level), before = int(s.before), removed = s.level == 0 or nil }
+        proficiency = int(s.level), before = int(s.before), added = s.added,
+        removed = (s.removed or s.level == 0) or nil }
     end
     name(a.user, users)
     assignments[#assignments + 1] = { user = a.user, name = a.name or names[a.user], skills = skills }
@@ -69,8 +70,14 @@ local function queue_entry(e, run_names)
     flows[#flows + 1] = { id = f.id, name = f.name, status = f.status, old_version = f.old_version,
       new_version = f.new_version }
   end
+  local removed_rings = A({})
+  for _, r in ipairs(e.removed_rings or {}) do
+    removed_rings[#removed_rings + 1] = { member = r.member, before = r.before }
+  end
   local c = e.counters or {}
   return {
+    created = e.created, deleted = e.deleted, differences = e.differences and A(e.differences),
+    ring_numbers_removed = removed_rings,
     queue_id = e.queue_id, queue_name = e.queue_name, skills_assigned = e.skills_assigned or 0,
     members_assigned = e.members_assigned or 0, validation_corrections = corrections,
     flow_node_updated = e.flow_node_updated or false, status = e.status, timestamp = e.timestamp,
@@ -92,6 +99,7 @@ local function flow_entry(f)
     lock_waits = f.lock_waits, unlocked_from = f.unlocked, checkin_failed = f.checkin_failed, error = f.error,
     saved_version = f.saved_version, left_locked = f.left_locked or false,
     requests = c.requests or 0, retries = c.retries or 0, throttled = c.throttled or 0,
+    differences = f.differences and A(f.differences),
   }
 end
 
@@ -139,6 +147,8 @@ function M.document(run)
     graph = report_graph.of(changes, flows),
     run = {
       status = run.status, dry_run = run.dry_run or false, dialect = run.dialect, target = run.target,
+      org_id = run.org and run.org.id, org_name = run.org and run.org.name, kind = run.kind,
+      rollback_of = run.rollback_of,
       gcrun_version = run.version, started_at = text.iso8601(run.started_at),
       finished_at = text.iso8601(run.finished_at or sys.time()),
       duration_seconds = math.floor(((run.finished_at or sys.time()) - run.started_at) * 1000) / 1000,

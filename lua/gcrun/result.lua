@@ -5,10 +5,15 @@
 --   members_added      { user id, ... }
 --   members_removed    { user id, ... }
 --   ring_changes       { {member=, before=, after=}, ... }
---   skill_assignments  { {user=, name=, skills = { {id=, level=, before=}, ... }}, ... }
+--   removed_rings      { {member=, before=}, ... }  the ring numbers removed
+--                      members had (what a rollback adds them back with)
+--   skill_assignments  { {user=, name=, skills = { {id=, level=, before=, added=}, ... }}, ... }
 --                      (level 0: the skill is removed; before: the agent's
---                      level until now, nil when it had none)
+--                      level until now, nil (and added = true) when it had none)
 --   created            true when the queue was created (or, dry run, would be)
+--   differences        in a rollback: { {what=, expected=, found=}, ... },
+--                      what changed since the run (why the queue, agent or
+--                      flow was left alone)
 --
 -- Names travel beside ids: the run's `names` ({users =, skills =, flows =},
 -- id -> name, filled by gcrun.resolve and the reads) name every id a
@@ -38,7 +43,7 @@ end
 -- plan([fields_changed]) -> a plan with nothing else to change yet.
 function M.plan(fields_changed)
   return { fields_changed = fields_changed or {}, members_added = {}, members_removed = {}, ring_changes = {},
-    skill_assignments = {}, problems = {} }
+    removed_rings = {}, skill_assignments = {}, problems = {} }
 end
 
 function M.is_empty(plan)
@@ -51,6 +56,7 @@ function M.note(record, plan, desired)
   record.fields_changed, record.members_added, record.members_removed = plan.fields_changed,
     plan.members_added, plan.members_removed
   record.ring_changes, record.skill_assignments = plan.ring_changes, plan.skill_assignments
+  record.removed_rings = plan.removed_rings
   record.queue_name = desired.name or record.queue_name
   -- absent (untouched) skills or members: none assigned by this definition
   record.skills_assigned, record.members_assigned = #(desired.skills or {}), #(desired.members or {})

@@ -26,6 +26,7 @@ local records = require "gcrun.result"
 local report = require "gcrun.report"
 local report_names = require "gcrun.report_names"
 local resolve = require "gcrun.resolve"
+local rollback_org = require "gcrun.rollback_org"
 local session = require "gcrun.session"
 local signal = require "gcrun.signal"
 local sync_agents = require "gcrun.sync_agents"
@@ -170,6 +171,7 @@ local function sync_all(ctx, run)
   local prep = ctx.api:scope()
   prep:prepare()
   run.extra_counters = prep.counters
+  if not ctx.dry_run then run.org = rollback_org.read(prep) end
   local bar = progress.new(#run.queues, "queues", ctx.client)
   local printed = 0
   ctx.names = { users = {}, skills = ctx.api:skills() or {}, flows = {} }

@@ -51,6 +51,10 @@
 --                                  "planned"; raises on failure (the flow is
 --                                  checked in again first)
 --
+--   api:organization() -> {id=, name=}   the org signed in to (platform
+--                                  only: queue-sync records it, queue-rollback
+--                                  checks it)
+--
 -- The platform dialect also offers what queue-export reads with:
 -- api:pages(path, params, query, what), api:members(queue_id) and
 -- api:agents(ids).

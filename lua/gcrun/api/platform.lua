@@ -206,7 +206,10 @@ function P:plan(desired, current)
     end
   end
   for _, m in ipairs(current.members) do
-    if want[m.id] == nil then plan.members_removed[#plan.members_removed + 1] = m.id end
+    if want[m.id] == nil then
+      plan.members_removed[#plan.members_removed + 1] = m.id
+      plan.removed_rings[#plan.removed_rings + 1] = { member = m.id, before = m.ringNumber }
+    end
   end
 
   local known = self.shared.skills
@@ -232,7 +235,7 @@ function P:plan(desired, current)
         -- level 0: the skill is removed (when the agent has it)
         if (level == 0 and p ~= nil) or (level ~= 0 and p ~= level and (p == nil or abs(p - level) > 1e-9)) then
           needed = needed or {}
-          needed[#needed + 1] = { id = s.id, level = level, before = p }
+          needed[#needed + 1] = { id = s.id, level = level, before = p, added = p == nil or nil }
         end
       end
       if needed then assign[#assign + 1] = { user = id, name = agent.name, skills = needed } end
@@ -355,7 +358,10 @@ function P.outcome(_, before, after)
     end
   end
   for _, m in ipairs(before.members) do
-    if now[m.id] == nil then out.members_removed[#out.members_removed + 1] = m.id end
+    if now[m.id] == nil then
+      out.members_removed[#out.members_removed + 1] = m.id
+      out.removed_rings[#out.removed_rings + 1] = { member = m.id, before = m.ringNumber }
+    end
   end
   local users = {}
   for id in pairs(after.agents) do users[#users + 1] = id end
@@ -364,7 +370,10 @@ function P.outcome(_, before, after)
     local a, b = after.agents[id], before.agents[id] or { skills = {} }
     local skills = {}
     for sid, level in pairs(a.skills) do
-      if b.skills[sid] ~= level then skills[#skills + 1] = { id = sid, level = level, before = b.skills[sid] } end
+      local had = b.skills[sid]
+      if had ~= level then
+        skills[#skills + 1] = { id = sid, level = level, before = had, added = had == nil or nil }
+      end
     end
     for sid, level in pairs(b.skills) do
       if a.skills[sid] == nil then skills[#skills + 1] = { id = sid, level = 0, before = level } end
@@ -376,6 +385,13 @@ function P.outcome(_, before, after)
   end
   out.empty = records.is_empty(out)
   return out
+end
+
+-- organization() -> {id=, name=}: the org the client is signed in to,
+-- which a report records so that queue-rollback refuses another org's.
+function P:organization()
+  local o = self:call({ path = "/api/v2/organizations/me" }, "GET organization"):json()
+  return { id = o.id, name = o.name }
 end
 
 ---------------------------------------------------------------- flows

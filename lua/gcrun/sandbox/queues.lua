@@ -152,6 +152,21 @@ function M.put(ctx, id)
   return respond.json(200, M.view(q, ctx.org))
 end
 
+-- DELETE /api/v2/routing/queues/{id}[?forceDelete=]: the queue and its
+-- memberships are gone; flows that name it keep naming it, as in Architect.
+function M.delete(ctx, id)
+  local q = ctx.org:get("queues", id)
+  if not q then return respond.not_found("queue", id) end
+  local list = ctx.org:list("queues")
+  for i, x in ipairs(list) do
+    if x == q then table.remove(list, i); break end
+  end
+  ctx.org.index.queues[id] = nil
+  if type(q.name) == "string" and ctx.org.names[q.name:lower()] == q then ctx.org.names[q.name:lower()] = nil end
+  ctx.sb.dirty = true
+  return respond.empty(200)
+end
+
 local function member_view(m, user)
   return {
     id = m.id, name = user and user.name, ringNumber = m.ringNumber, joined = m.joined, memberBy = "user",

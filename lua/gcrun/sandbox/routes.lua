@@ -4,6 +4,7 @@
 local divisions = require "gcrun.sandbox.divisions"
 local flows = require "gcrun.sandbox.flows"
 local json = require "gcrun.json"
+local organization = require "gcrun.sandbox.organization"
 local queues = require "gcrun.sandbox.queues"
 local respond = require "gcrun.sandbox.respond"
 local search = require "gcrun.sandbox.search"
@@ -17,6 +18,7 @@ local PLATFORM = {
   { "POST", "^/api/v2/routing/queues$", queues.create, body = true },
   { "GET", "^/api/v2/routing/queues/([^/]+)$", queues.get },
   { "PUT", "^/api/v2/routing/queues/([^/]+)$", queues.put, body = true },
+  { "DELETE", "^/api/v2/routing/queues/([^/]+)$", queues.delete },
   { "GET", "^/api/v2/routing/queues/([^/]+)/members$", queues.members },
   { "POST", "^/api/v2/routing/queues/([^/]+)/members$", queues.add_or_remove, body = true },
   { "PATCH", "^/api/v2/routing/queues/([^/]+)/members/([^/]+)$", queues.patch_member, body = true },
@@ -29,6 +31,7 @@ local PLATFORM = {
   { "GET", "^/api/v2/users/([^/]+)/routingskills$", users.routing_skills },
   { "PATCH", "^/api/v2/users/([^/]+)/routingskills/bulk$", users.bulk_skills, body = true },
   { "DELETE", "^/api/v2/users/([^/]+)/routingskills/([^/]+)$", users.remove_skill },
+  { "GET", "^/api/v2/organizations/me$", organization.me },
   { "GET", "^/api/v2/architect/dependencytracking/consumingresources$", flows.consumers },
   { "GET", "^/api/v2/flows$", flows.list },
   { "POST", "^/api/v2/flows/actions/checkout$", flows.checkout },
