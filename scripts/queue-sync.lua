@@ -12,7 +12,7 @@ local function main(opts, paths)
   local sync = require "gcrun.sync"
   return sync.run {
     paths = paths,
-    dry_run = opts["dry-run"],
+    dry_run = opts["dry-run"] or opts.check, check = opts.check,
     report = opts.report, format = opts.format,
     concurrency = opts.concurrency, max_corrections = opts["max-corrections"],
     keep_going = opts["keep-going"],
@@ -40,12 +40,15 @@ the format). Every file is checked before anything is sent. Exit status: 0 all
 queues converged, 1 some failed or files were skipped, 2 invalid input or
 usage (nothing sent), 3 authentication or permission failure, 4 the service
 cannot be reached, 128 + N stopped by signal N (SIGINT 130, SIGTERM 143,
-SIGHUP 129, SIGQUIT 131), flows checked in and the report written.]],
+SIGHUP 129, SIGQUIT 131), flows checked in and the report written. With
+--check: 0 the org matches the definitions, 5 it has drifted, 1 the check
+failed.]],
   options = {
     { "dry-run", "read the org and print the plan; send no write" },
+    { "check", "a dry run for pipelines: exit 0 when the org matches the definitions, 5 when it has drifted" },
     { "report=FILE", "where to write the impact report or the plan (- for stdout)",
       default = "queue_impact_report.json",
-      default_if = { ["dry-run"] = "queue_plan_report.json" } },
+      default_if = { ["dry-run"] = "queue_plan_report.json", check = "queue_plan_report.json" } },
     { "format=FMT", "report format (default: from the report file's extension)", choices = { "json", "md", "html" } },
     { "concurrency=N", "queues processed at once", type = "integer", default = defaults.concurrency,
       check = between(1, 64) },

@@ -148,7 +148,7 @@ function M.document(run)
     run = {
       status = run.status, dry_run = run.dry_run or false, dialect = run.dialect, target = run.target,
       org_id = run.org and run.org.id, org_name = run.org and run.org.name, kind = run.kind,
-      rollback_of = run.rollback_of,
+      rollback_of = run.rollback_of, check = run.check,
       gcrun_version = run.version, started_at = text.iso8601(run.started_at),
       finished_at = text.iso8601(run.finished_at or sys.time()),
       duration_seconds = math.floor(((run.finished_at or sys.time()) - run.started_at) * 1000) / 1000,

@@ -154,6 +154,23 @@ local function apply_agent(api, p)
   call.rethrow(errs)
 end
 
+-- A queue the run created, deleted (--delete-created) unless flows still
+-- route to it: deleting it would leave them routing nowhere, and the
+-- service refuses to save a flow that names a queue that does not exist.
+local function delete_created(api, rec, dry_run)
+  local users = api:consumers(rec.queue_id)
+  if #users > 0 then
+    local names = {}
+    for _, f in ipairs(users) do names[#names + 1] = f.name or f.id end
+    rec.kept_for = names
+    out.still_routed(rec, names)
+    return
+  end
+  if dry_run then return end
+  api:call({ method = "DELETE", path = QUEUE, params = { id = rec.queue_id } }, "DELETE queue " .. rec.queue_id)
+  rec.deleted = true
+end
+
 ---------------------------------------------------------------- records
 
 -- What a queue's plan writes, in the report's vocabulary (so that the
@@ -272,10 +289,8 @@ local function rollback_all(ctx, run, t)
       out.created(rec, ctx.delete_created)
       s.kept = true
       if not ctx.delete_created then return end
-      if ctx.dry_run then s.planned = true; return end
-      local ok, err = pcall(entry.api.call, entry.api, { method = "DELETE", path = QUEUE,
-        params = { id = rec.queue_id } }, "DELETE queue")
-      if ok then rec.deleted = true else records.failed(rec, err) end
+      local ok, err = pcall(delete_created, entry.api, rec, ctx.dry_run)
+      if not ok then records.failed(rec, err) elseif ctx.dry_run and not rec.kept_for then s.planned = true end
       return
     end
     if p.status == "deleted" then
@@ -310,6 +325,7 @@ local function rollback_all(ctx, run, t)
     local entry = by_queue[qt.id]
     local rec = entry.rec
     rec.status = status_of(rec, entry.s)
+    rec.forced = ctx.force
     rec.timestamp = text.iso8601(sys.time())
     out.queue(rec)
   end
@@ -353,7 +369,9 @@ function M.exit_status(run)
   local status = 0
   for _, rec in ipairs(run.queues) do
     if rec.status == "failed" and (rec.error_code == "auth" or rec.error_code == "permission") then return 3 end
-    if rec.status == "failed" or rec.status == "interrupted" or #(rec.differences or {}) > 0 then status = 1 end
+    if rec.status == "failed" or rec.status == "interrupted" or (#(rec.differences or {}) > 0 and not run.force) then
+      status = 1
+    end
   end
   for _, f in ipairs(run.flows) do
     if f.status == "failed" or f.status == "conflict" or f.status == "interrupted" or f.checkin_failed then
@@ -385,7 +403,7 @@ function M.run(s)
   local api = api_of.new(dialect, client, { force_unlock = s.force_unlock, lock_wait = s.lock_wait })
   local run = { started_at = started, dialect = dialect, target = session.target(), dry_run = s.dry_run,
     version = session.version(), queues = {}, flows = {}, status = "completed", kind = "rollback",
-    rollback_of = s.source }
+    rollback_of = s.source, force = s.force }
   run.org = same_org(api:scope(), doc, s.source)
   local ctx = { api = api, dry_run = s.dry_run, force = s.force, delete_created = s.delete_created,
     concurrency = concurrency }

@@ -48,9 +48,23 @@ local function details(e)
   return lines
 end
 
+local function left_alone(e)
+  local what = {}
+  for i, d in ipairs(e.differences or {}) do
+    if i > 3 then what[#what + 1] = "..."; break end
+    what[#what + 1] = d.what
+  end
+  if e.forced then return "rolled back over changes made since the run (--force): " .. table.concat(what, ", ") end
+  return "left alone, changed since the run (--force rolls back): " .. table.concat(what, ", ")
+end
+
 function M.queue(e)
   local detail = e.error or M.summary_of(e)
-  if e.status == "conflict" then detail = "left alone: changed since the run (--force rolls it back)" end
+  if e.status == "conflict" then
+    detail = left_alone(e)
+  elseif #(e.differences or {}) > 0 and not e.error then
+    detail = (detail ~= "" and (detail .. "; ") or "") .. left_alone(e)
+  end
   local line = string.format("  %-15s %s (%s)%s", WORDS[e.status] or e.status, e.queue_name or "?",
     short(e.queue_id), detail ~= "" and ("  " .. detail) or "")
   log.event(e.status == "failed" and 0 or 1, "queue", line, { queue_id = e.queue_id, queue_name = e.queue_name,
@@ -67,6 +81,11 @@ function M.created(e, deleting)
   log.event(1, "plan", string.format("      %s (%s) was created by the run: %s", e.queue_name or "?", short(e.queue_id),
     deleting and "deleting it (--delete-created)" or "left in place (--delete-created deletes it)"),
     { queue_id = e.queue_id })
+end
+
+function M.still_routed(e, flows)
+  log.event(1, "plan", string.format("      %s (%s) is not deleted: flows still route to it (%s)", e.queue_name or "?",
+    short(e.queue_id), table.concat(flows, ", ")), { queue_id = e.queue_id })
 end
 
 function M.not_restorable(e)

@@ -30,6 +30,7 @@ local rollback_org = require "gcrun.rollback_org"
 local session = require "gcrun.session"
 local signal = require "gcrun.signal"
 local sync_agents = require "gcrun.sync_agents"
+local sync_check = require "gcrun.sync_check"
 local sync_flows = require "gcrun.sync_flows"
 local sys = require "gcrun.sys"
 local text = require "gcrun.text"
@@ -214,7 +215,8 @@ end
 
 -- run(settings) -> exit status. settings: {paths=, dry_run=, report=,
 -- format=, concurrency=, max_corrections=, keep_going=, flows = true|false,
--- extra_flows = {id...}, force_unlock=, lock_wait=, rules = FILE}
+-- extra_flows = {id...}, force_unlock=, lock_wait=, rules = FILE,
+-- check = true: a dry run whose exit status says whether the org drifted}
 function M.run(s)
   if #s.paths == 0 then errors.raise("usage", "queue-sync needs definition files or directories (see --help)") end
   local started = sys.time()
@@ -261,9 +263,11 @@ function M.run(s)
     log.warn("interrupted: queues not finished are marked so in the report")
   end
   run.finished_at = sys.time()
+  if s.check then run.check = sync_check.drift(run) end
   local doc, path = report.write(run, s.report, s.format)
   output.summary(doc, path)
   log.document(doc)
+  if s.check then return sync_check.finish(run, M.exit_status(run, doc)) end
   return M.exit_status(run, doc)
 end
 

@@ -1,0 +1,424 @@
+-- queue-rollback and queue-sync --check, run as a user runs them, against
+-- sandbox orgs; and the comparison they rest on (gcrun.rollback_plan).
+local h = require "tests.helpers"
+local json = require "gcrun.json"
+local plans = require "gcrun.rollback_plan"
+
+local EXAMPLES = h.srcdir .. "/examples/queues"
+local ORG = json.decode(h.read(h.srcdir .. "/examples/sandbox-org.json"))
+local BILLING, SALES = ORG.queues[1].id, ORG.queues[3].id
+
+-- What rollback restores, field by field: each queue (less what the
+-- service keeps itself), its members with their ring numbers, each agent's
+-- skills, each flow's Queue nodes.
+local function state_of(org)
+  local s = {}
+  for _, q in ipairs(org.queues) do
+    local copy, members = {}, {}
+    for k, v in pairs(q) do
+      if k:sub(1, 1) ~= "_" and k ~= "version" and k ~= "dateModified" and k ~= "modifiedBy" then copy[k] = v end
+    end
+    for _, m in ipairs(q._members) do members[m.id] = m.ringNumber end
+    s["queue " .. q.id], s["members of " .. q.id] = copy, members
+  end
+  for _, u in ipairs(org.users) do
+    local skills = {}
+    for _, x in ipairs(u.skills) do skills[x.id] = x.proficiency end
+    s["skills of " .. u.id] = skills
+  end
+  for _, f in ipairs(org.flows) do
+    local nodes = {}
+    for _, n in ipairs(f.configuration.nodes) do if n.type == "Queue" then nodes[n.id] = n.config end end
+    s["queue nodes of " .. f.id] = nodes
+  end
+  return s
+end
+
+local function no_locks(org)
+  for _, f in ipairs(org.flows) do
+    assert.is_nil(f.lockedClient, f.name .. " left locked")
+    assert.is_nil(f.lockedUser, f.name .. " left locked")
+  end
+end
+
+local function writes(stats)
+  local m = stats.by_method
+  return (m.PUT or 0) + (m.POST or 0) + (m.PATCH or 0) + (m.DELETE or 0)
+end
+
+local function by_queue(report, id)
+  for _, c in ipairs(report.changes) do if c.queue_id == id then return c end end
+end
+
+describe("queue-rollback on the example org", function()
+  local sb, dir
+
+  before_each(function()
+    sb = h.sandbox()
+    dir = h.tmpdir()
+  end)
+  after_each(function()
+    sb.stop()
+    h.rmtree(dir)
+  end)
+
+  local function run(args)
+    local r = sb.run(args)
+    local report
+    for i, a in ipairs(args) do if a == "--report" then report = args[i + 1] end end
+    local ok, doc = pcall(function() return json.decode(h.read(report)) end)
+    r.report = ok and doc or nil
+    return r
+  end
+  local function sync(extra)
+    local args = { "queue-sync", "--report", dir .. "/sync.json" }
+    for _, a in ipairs(extra or { EXAMPLES }) do args[#args + 1] = a end
+    return run(args)
+  end
+  local function rollback(source, extra, report)
+    local args = { "queue-rollback", "--report", dir .. "/" .. (report or "rollback.json") }
+    for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+    args[#args + 1] = source
+    return run(args)
+  end
+
+  it("restores the org as it was before the sync, field by field, and a rollback of it restores the sync", function()
+    -- ring numbers other than 1 before the sync: one of a member the sync
+    -- removes, one the sync sets to 1
+    local rings = h.write(dir .. "/rings.lua", [[
+      local gc = require "gcrun"
+      local queue, removed, kept = ...
+      gc.patch("/api/v2/routing/queues/" .. queue .. "/members/" .. removed, { ringNumber = 3 })
+      gc.patch("/api/v2/routing/queues/" .. queue .. "/members/" .. kept, { ringNumber = 4 })]])
+    local removed, kept = ORG.queues[1].members[1].id, ORG.queues[1].members[2].id
+    assert.equal(0, sb.run({ rings, BILLING, removed, kept }).status)
+    local before = state_of(sb.org())
+    assert.equal(3, before["members of " .. BILLING][removed])
+    local s = sync()
+    assert.equal(0, s.status, s.stderr)
+    local synced = state_of(sb.org())
+    assert.are_not.same(before, synced)
+    -- the sync had all the kinds of change to undo
+    local billing = by_queue(s.report, BILLING)
+    assert.is_true(#billing.validation_corrections > 0)
+    assert.is_true(#billing.members_added > 0 and #billing.members_removed > 0)
+    assert.equal(#billing.members_removed, #billing.ring_numbers_removed)
+    assert.is_nil(synced["members of " .. BILLING][removed])
+    assert.equal(1, synced["members of " .. BILLING][kept])
+    assert.is_true(#billing.skill_assignments > 0)
+    assert.equal(ORG.org.id, s.report.run.org_id)
+    local changed_level, ring_back = false, false
+    for _, c in ipairs(s.report.changes) do
+      for _, a in ipairs(c.skill_assignments) do
+        for _, sk in ipairs(a.skills) do
+          assert.is_true(sk.added == true or type(sk.before) == "number")
+          if sk.before then changed_level = true end
+        end
+      end
+      for _, r in ipairs(c.ring_numbers) do if r.before ~= 1 then ring_back = true end end
+    end
+    assert.is_true(changed_level, "no agent had a skill's level changed")
+    assert.is_true(ring_back, "no ring number other than 1 to restore")
+    assert.is_true(s.report.run.flows_updated > 0)
+
+    local r = rollback(dir .. "/sync.json")
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("rolled back%s+Billing & Payments", r.stdout)
+    assert.matches("flow Inbound 01 %(%x+%): version 2 %-> 3", r.stdout)
+    local org = sb.org()
+    assert.same(before, state_of(org))
+    no_locks(org)
+    for _, f in ipairs(org.flows) do
+      if f.id == ORG.flows[1].id then assert.equal(3, f.publishedVersion) end   -- a new version, published
+    end
+    assert.equal("rollback", r.report.run.kind)
+    assert.equal(ORG.org.id, r.report.run.org_id)
+
+    local again = rollback(dir .. "/rollback.json", nil, "rollback2.json")
+    assert.equal(0, again.status, again.stderr)
+    org = sb.org()
+    assert.same(synced, state_of(org))
+    no_locks(org)
+  end)
+
+  it("leaves what changed since the run alone and shows how, unless --force", function()
+    local before = state_of(sb.org())
+    assert.equal(0, sync().status)
+    -- someone edits Billing's description and an agent's skill after the run
+    local billing = by_queue(json.decode(h.read(dir .. "/sync.json")), BILLING)
+    local agent = billing.skill_assignments[1]
+    local skill = agent.skills[1]
+    local edit = h.write(dir .. "/edit.lua", [[
+      local gc = require "gcrun"
+      local queue, user, skill = ...
+      local q = gc.get("/api/v2/routing/queues/" .. queue)
+      q.description = "edited by hand"
+      gc.put("/api/v2/routing/queues/" .. queue, q)
+      gc.patch("/api/v2/users/" .. user .. "/routingskills/bulk", { { id = skill, proficiency = 1 } })]])
+    assert.equal(0, sb.run({ edit, BILLING, agent.user, skill.id }).status)
+    local edited = state_of(sb.org())
+
+    local r = rollback(dir .. "/sync.json")
+    assert.equal(1, r.status, r.stderr)
+    assert.matches("rolled back%s+Billing & Payments %(8b5a7400%)  skills for 2 agents; left alone, changed since "
+      .. "the run %(%-%-force rolls back%): description, agent " .. agent.user:gsub("%p", "%%%0"), r.stdout)
+    assert.matches('description: the run left "Invoices, payments and refunds", now "edited by hand"', r.stdout, 1,
+      true)
+    assert.matches("skill " .. skill.id:gsub("%p", "%%%0") .. ": the run left " .. skill.level, r.stdout)
+    local org = state_of(sb.org())
+    assert.same(edited["queue " .. BILLING], org["queue " .. BILLING])
+    assert.same(edited["members of " .. BILLING], org["members of " .. BILLING])
+    assert.same(edited["skills of " .. agent.user], org["skills of " .. agent.user])
+    assert.same(before["queue " .. SALES], org["queue " .. SALES])     -- the rest was rolled back
+    local rec = by_queue(r.report, BILLING)
+    assert.equal("updated", rec.status)     -- its other agents were restored
+    local whats = {}
+    for _, d in ipairs(rec.differences) do whats[#whats + 1] = d.what end
+    assert.same({ "description", "agent " .. agent.user .. ": skill " .. skill.id }, whats)
+
+    local forced = rollback(dir .. "/sync.json", { "--force" }, "forced.json")
+    assert.equal(0, forced.status, forced.stderr)
+    assert.matches("rolled back%s+Billing & Payments %(8b5a7400%)  acwSettings, description, name; %+3 %-2 members, skills for 1 agent; "
+      .. "rolled back over "
+      .. "changes made since the run %(%-%-force%): description", forced.stdout)
+    assert.same(before, state_of(sb.org()))
+  end)
+
+  it("shows the plan with --dry-run and sends nothing; a dry run's report is refused", function()
+    assert.equal(0, sync().status)
+    local writes_before = writes(sb.stats())
+    local r = rollback(dir .. "/sync.json", { "--dry-run" }, "plan.json")
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("would roll back%s+Billing & Payments", r.stdout)
+    assert.matches("description: \"Invoices, payments and refunds\" %-> \"Calls about billing\"", r.stdout)
+    assert.matches("flow Inbound 01 %(%x+%) would be restored: node to%-1 queueName \"Billing & Payments\" %-> "
+      .. "\"Billing\"", r.stdout)
+    assert.equal(writes_before, writes(sb.stats()))
+    assert.is_true(r.report.run.dry_run)
+
+    local refused = rollback(dir .. "/plan.json", nil, "x.json")
+    assert.equal(2, refused.status)
+    assert.matches("plan%.json is the plan of a dry run: it changed nothing", refused.stderr)
+    local plan_sync = run { "queue-sync", "--dry-run", "--report", dir .. "/sync-plan.json", EXAMPLES }
+    assert.equal(0, plan_sync.status)
+    refused = rollback(dir .. "/sync-plan.json", nil, "y.json")
+    assert.equal(2, refused.status)
+    assert.matches("is the plan of a dry run", refused.stderr)
+    assert.equal(writes_before, writes(sb.stats()))
+  end)
+
+  it("rolls back what an interrupted run did, and only that", function()
+    local before = state_of(sb.org())
+    assert.equal(0, sync().status)
+    -- as if the run had stopped in Billing after renaming it, before its
+    -- description: the record holds what it meant to do, the org only part
+    local doc = json.decode(h.read(dir .. "/sync.json"))
+    doc.run.status = "interrupted"
+    by_queue(doc, BILLING).status = "interrupted"
+    h.write(dir .. "/interrupted.json", json.encode(doc))
+    local undo = h.write(dir .. "/undo.lua", [[
+      local gc = require "gcrun"
+      local q = gc.get("/api/v2/routing/queues/" .. ...)
+      q.description = "Calls about billing"
+      gc.put("/api/v2/routing/queues/" .. q.id, q)]])
+    assert.equal(0, sb.run({ undo, BILLING }).status)
+    local r = rollback(dir .. "/interrupted.json")
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("was interrupted: rolling back what it did", r.stderr)
+    local fields = {}
+    for _, f in ipairs(by_queue(r.report, BILLING).fields_changed) do fields[f.field] = true end
+    assert.is_nil(fields.description)      -- already at its value before the run
+    assert.is_true(fields.name)
+    assert.same(before, state_of(sb.org()))
+  end)
+
+  it("lists the queues the run created, and deletes them only with --delete-created and no flow using them", function()
+    assert.equal(0, sync().status)
+    local doc = json.decode(h.read(dir .. "/sync.json"))
+    by_queue(doc, SALES).created = true
+    h.write(dir .. "/created.json", json.encode(doc))
+    local r = rollback(dir .. "/created.json", { "--dry-run" }, "plan.json")
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("Sales %(612e00da%) was created by the run: left in place %(%-%-delete%-created deletes it%)",
+      r.stdout)
+    r = rollback(dir .. "/created.json", { "--delete-created" })
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("Sales %(612e00da%) is not deleted: flows still route to it %(Inbound 01", r.stdout)
+    local kept = by_queue(r.report, SALES)
+    assert.is_true(kept.created)
+    local present = false
+    for _, q in ipairs(sb.org().queues) do if q.id == SALES then present = true end end
+    assert.is_true(present)
+  end)
+
+  it("deletes a created queue no flow routes to with --delete-created", function()
+    local org_path = h.org_file(dir, { queues = 3, flows = 1, queues_per_flow = 1 })
+    local org = json.decode(h.read(org_path))
+    local other = h.sandbox { org = org_path }
+    local q = org.queues[2]
+    h.write(dir .. "/q.json", json.encode { queue_id = q.id, name = q.name .. " (new)", members = {},
+      skills = {} })
+    local s = other.run { "queue-sync", "--report", dir .. "/s.json", dir .. "/q.json" }
+    assert.equal(0, s.status, s.stderr)
+    local doc = json.decode(h.read(dir .. "/s.json"))
+    doc.changes[1].created = true
+    h.write(dir .. "/s.json", json.encode(doc))
+    local r = other.run { "queue-rollback", "--delete-created", "--report", dir .. "/r.json", dir .. "/s.json" }
+    local state = other.org()
+    other.stop()
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("deleted%s+" .. q.name, r.stdout)
+    assert.equal(2, #state.queues)
+    for _, x in ipairs(state.queues) do assert.are_not.equal(q.id, x.id) end
+  end)
+
+  it("refuses another org's report, a report without an org, and the tutorial dialect", function()
+    assert.equal(0, sync().status)
+    local doc = json.decode(h.read(dir .. "/sync.json"))
+    -- the same report, against another org
+    local org_path = h.org_file(dir, { queues = 3, flows = 1, name = "Another org", seed = 7 })
+    local other = h.sandbox { org = org_path }
+    local r = other.run { "queue-rollback", "--report", dir .. "/x.json", dir .. "/sync.json" }
+    local other_writes = writes(other.stats())
+    other.stop()
+    assert.equal(2, r.status)
+    assert.matches("sync%.json is a report of org " .. ORG.org.id:gsub("%p", "%%%0") .. " %(Example Org %(gcrun "
+      .. "sandbox%)%); this is org %x+%-[%x%-]+ %(Another org%): refused", r.stderr)
+    assert.equal(0, other_writes)
+    local writes_before = writes(sb.stats())
+    doc.run.org_id = nil
+    h.write(dir .. "/old.json", json.encode(doc))
+    r = rollback(dir .. "/old.json")
+    assert.equal(2, r.status)
+    assert.matches("old%.json: run%.org_id: the report does not say which org it changed", r.stderr)
+    r = sb.run { "queue-rollback", "--api", "tutorial", "--report", dir .. "/t.json", dir .. "/sync.json" }
+    assert.equal(2, r.status)
+    assert.matches("queue%-rollback speaks the platform dialect only", r.stderr)
+    assert.equal(writes_before, writes(sb.stats()))
+  end)
+
+  it("names the field of a report it cannot read", function()
+    assert.equal(0, sync().status)
+    local doc = json.decode(h.read(dir .. "/sync.json"))
+    local rec = by_queue(doc, BILLING)
+    rec.skill_assignments[1].skills[1].before, rec.skill_assignments[1].skills[1].added = nil, nil
+    h.write(dir .. "/bad.json", json.encode(doc))
+    local r = rollback(dir .. "/bad.json")
+    assert.equal(2, r.status)
+    assert.matches("bad%.json: changes%[1%]%.skill_assignments%[1%]%.skills%[1%]: no level before recorded",
+      r.stderr)
+    r = rollback(dir .. "/sync.json", nil, "../" .. dir:match("[^/]+$") .. "/sync.json")
+    assert.equal(2, r.status)
+    assert.matches("is the report being rolled back", r.stderr)
+  end)
+end)
+
+describe("queue-rollback under faults and other users' flow locks", function()
+  it("converges to the org before the sync and leaves no lock", function()
+    local dir = h.tmpdir()
+    for seed = 1, 2 do
+      local sb = h.sandbox { faults = { ["503"] = 0.1, drop = 0.1, ["429"] = 0.1 }, flow_editor = 0.3,
+        flow_locks = 0.5, seed = seed }
+      local before = state_of(sb.org())
+      local s = sb.run { "queue-sync", "--report", dir .. "/sync.json", EXAMPLES }
+      assert.equal(0, s.status, s.stderr)
+      local r = sb.run { "queue-rollback", "--report", dir .. "/rollback.json", dir .. "/sync.json" }
+      local org, stats = sb.org(), sb.stats()
+      sb.stop()
+      assert.equal(0, r.status, r.stderr)
+      assert.is_true(stats.lock_conflicts > 0)
+      assert.same(before, state_of(org))
+      no_locks(org)
+    end
+    h.rmtree(dir)
+  end)
+end)
+
+describe("queue-sync --check", function()
+  local sb, dir
+  before_each(function() sb, dir = h.sandbox(), h.tmpdir() end)
+  after_each(function() sb.stop(); h.rmtree(dir) end)
+
+  it("exits 5 on a drifted org and 0 on a converged one, sending no write and no more than a rerun", function()
+    local w = writes(sb.stats())
+    local r = sb.run { "queue-sync", "--check", "--report", dir .. "/c.json", EXAMPLES }
+    assert.equal(5, r.status, r.stderr)
+    assert.matches("drift: 5 queues and 5 flows differ from the definitions", r.stdout)
+    assert.matches("plan for Billing & Payments", r.stdout)
+    assert.equal(w, writes(sb.stats()))
+
+    assert.equal(0, sb.run({ "queue-sync", "--report", dir .. "/s.json", EXAMPLES }).status)
+    local requests = sb.stats().requests
+    assert.equal(0, sb.run({ "queue-sync", "--report", dir .. "/s2.json", EXAMPLES }).status)
+    local rerun = sb.stats().requests - requests
+    w = writes(sb.stats())
+    r = sb.run { "queue-sync", "--check", "--output", "json", "--report", dir .. "/c2.json", EXAMPLES }
+    assert.equal(0, r.status, r.stderr)
+    local doc = json.decode(r.stdout)
+    assert.is_false(doc.run.check.drifted)
+    assert.same({}, doc.run.check.queues)
+    assert.matches("no drift: the org matches the definitions", r.stderr)
+    assert.equal(w, writes(sb.stats()))
+    assert.is_true(sb.stats().requests - requests - rerun <= rerun)
+  end)
+
+  it("says which queues drifted in JSON, and exits 1 when the check fails", function()
+    local r = sb.run { "queue-sync", "--check", "--output", "json", "--report", dir .. "/c.json", EXAMPLES }
+    assert.equal(5, r.status, r.stderr)
+    local check = json.decode(r.stdout).run.check
+    assert.is_true(check.drifted)
+    assert.equal(5, #check.queues)
+    h.write(dir .. "/missing.json", json.encode { queue_id = "no-such-queue", name = "Nope", members = {},
+      skills = {} })
+    r = sb.run { "queue-sync", "--check", "--report", dir .. "/c3.json", dir .. "/missing.json" }
+    assert.equal(1, r.status, r.stderr)
+  end)
+end)
+
+describe("gcrun.rollback_plan", function()
+  local target = {
+    id = "q", fields = { { field = "name", before = "Old", after = "New" } },
+    added = { { member = "a", ring = 2 } }, removed = { { member = "r", ring = 3 } },
+    rings = { { member = "k", before = 1, after = 4 } },
+  }
+
+  it("restores what is at its after-value, skips what is at its before-value, and flags the rest", function()
+    local p = plans.queue(target, { queue = { name = "New" }, members = { a = 2, k = 4 } })
+    assert.equal("revert", p.status)
+    assert.same({ { field = "name", from = "New", to = "Old" } }, p.fields)
+    assert.same({ { member = "a", ring = 2 } }, p.remove)
+    assert.same({ { member = "r", ring = 3 } }, p.add)
+    assert.same({ { member = "k", from = 4, to = 1 } }, p.rings)
+    p = plans.queue(target, { queue = { name = "Old" }, members = { r = 3, k = 1 } })
+    assert.equal("unchanged", p.status)
+    p = plans.queue(target, { queue = { name = "Other" }, members = { a = 2, k = 4 } })
+    assert.equal("conflict", p.status)
+    assert.same({ { what = "name", expected = "New", found = "Other" } }, p.differences)
+    p = plans.queue(target, { queue = { name = "Other" }, members = { a = 2, k = 4 } }, true)
+    assert.equal("revert", p.status)
+    assert.same({ { field = "name", from = "Other", to = "Old" } }, p.fields)
+    assert.equal("gone", plans.queue(target, nil).status)
+  end)
+
+  it("puts skills back: a level, or removed where the run added it", function()
+    local t = { user = "u", skills = { { id = "s1", before = 2, after = 4 }, { id = "s2", after = 3 } } }
+    local p = plans.agent(t, { skills = { s1 = 4.0, s2 = 3 } })
+    assert.same({ { id = "s1", from = 4.0, to = 2 } }, p.set)
+    assert.same({ { id = "s2", from = 3 } }, p.delete)
+    assert.equal("conflict", plans.agent(t, { skills = { s1 = 5 } }).status)
+  end)
+
+  it("restores flow nodes idempotently, as the lock protocol's loop needs", function()
+    local t = { id = "f", nodes = { { node = "n1", queue = "q", field = "queueName", before = "Old", after = "New" } } }
+    local config = { nodes = { { id = "n1", type = "Queue", config = { queueId = "q", queueName = "New" } } } }
+    local p = plans.flow(t, config)
+    assert.equal("revert", p.status)
+    assert.equal("New", config.nodes[1].config.queueName)   -- the plan edits a copy
+    local changes = plans.restore_nodes(config, t)
+    assert.same({ { node = "n1", queue = "q", field = "queueName", before = "New", after = "Old" } }, changes)
+    assert.same({}, plans.restore_nodes(config, t))
+    config.nodes[1].config.queueName = "Someone's"
+    assert.equal("conflict", plans.flow(t, config).status)
+    assert.same({}, plans.restore_nodes(config, t))
+  end)
+end)
