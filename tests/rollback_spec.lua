@@ -11,13 +11,18 @@ local BILLING, SALES = ORG.queues[1].id, ORG.queues[3].id
 -- What rollback restores, field by field: each queue (less what the
 -- service keeps itself), its members with their ring numbers, each agent's
 -- skills, each flow's Queue nodes.
+-- A queue stored without a division is in the home division, as the API
+-- shows it; a division is told by its id.
 local function state_of(org)
   local s = {}
+  local home
+  for _, d in ipairs(org.divisions or {}) do if d.homeDivision or not home then home = d.id end end
   for _, q in ipairs(org.queues) do
     local copy, members = {}, {}
     for k, v in pairs(q) do
       if k:sub(1, 1) ~= "_" and k ~= "version" and k ~= "dateModified" and k ~= "modifiedBy" then copy[k] = v end
     end
+    copy.division = q.division and q.division.id or home
     for _, m in ipairs(q._members) do members[m.id] = m.ringNumber end
     s["queue " .. q.id], s["members of " .. q.id] = copy, members
   end
@@ -420,5 +425,53 @@ describe("gcrun.rollback_plan", function()
     config.nodes[1].config.queueName = "Someone's"
     assert.equal("conflict", plans.flow(t, config).status)
     assert.same({}, plans.restore_nodes(config, t))
+  end)
+end)
+
+describe("the sandbox routes queue-rollback uses", function()
+  local launch = require "gcrun.sandbox.launch"
+  local http = require "gcrun.http"
+  local oauth = require "gcrun.oauth"
+  local sb, c
+  before_each(function()
+    sb = launch.start { org = h.srcdir .. "/examples/sandbox-org.json", state = false }
+    local _, creds = oauth.resolve { base_url = sb.url, client_id = sb.client_id, client_secret = sb.client_secret,
+      env_file = false }
+    c = http.client { base_url = sb.url, auth = creds, max_attempts = 1 }
+  end)
+  after_each(function() sb.server:stop() end)
+
+  it("GET /api/v2/organizations/me answers the Organization", function()
+    local r = c:request { path = "/api/v2/organizations/me" }
+    assert.equal(200, r.status)
+    local o = r:json()
+    assert.equal(ORG.org.id, o.id)
+    assert.equal(ORG.org.name, o.name)
+    assert.equal("active", o.state)
+    assert.is_number(o.version)
+    assert.equal("/api/v2/organizations/" .. ORG.org.id, o.selfUri)
+  end)
+
+  it("DELETE .../routingskills/{skillId} removes an agent's skill, 404 when it has none", function()
+    local grace = ORG.users[2]          -- an agent with skills
+    local skill = grace.skills[1].id
+    local path = "/api/v2/users/" .. grace.id .. "/routingskills/" .. skill
+    assert.equal(200, c:request({ method = "DELETE", path = path }).status)
+    for _, s in ipairs(c:request({ path = "/api/v2/users/" .. grace.id .. "/routingskills" }):json().entities) do
+      assert.are_not.equal(skill, s.id)
+    end
+    local again = c:request { method = "DELETE", path = path }
+    assert.equal(404, again.status)
+    assert.equal("not.found", again:json().code)
+  end)
+
+  it("DELETE /api/v2/routing/queues/{id} removes the queue", function()
+    local path = "/api/v2/routing/queues/" .. SALES
+    assert.equal(200, c:request({ method = "DELETE", path = path }).status)
+    assert.equal(404, c:request({ path = path }).status)
+    for _, q in ipairs(c:request({ path = "/api/v2/routing/queues", query = { pageSize = 100 } }):json().entities) do
+      assert.are_not.equal(SALES, q.id)
+    end
+    assert.equal(404, c:request({ method = "DELETE", path = path }).status)
   end)
 end)
