@@ -116,7 +116,7 @@ describe("queue-rollback on the example org", function()
     for _, c in ipairs(s.report.changes) do
       for _, a in ipairs(c.skill_assignments) do
         for _, sk in ipairs(a.skills) do
-          assert.is_true(sk.added == true or type(sk.before) == "number")
+          assert.is_true(sk.added == true and sk.before == nil or type(sk.before) == "number")
           if sk.before then changed_level = true end
         end
       end
@@ -306,11 +306,17 @@ describe("queue-rollback on the example org", function()
     assert.equal(0, sync().status)
     local doc = json.decode(h.read(dir .. "/sync.json"))
     local rec = by_queue(doc, BILLING)
-    rec.skill_assignments[1].skills[1].before, rec.skill_assignments[1].skills[1].added = nil, nil
+    rec.skill_assignments[1].skills[1].level = "high"
     h.write(dir .. "/bad.json", json.encode(doc))
     local r = rollback(dir .. "/bad.json")
     assert.equal(2, r.status)
-    assert.matches("bad%.json: changes%[1%]%.skill_assignments%[1%]%.skills%[1%]: no level before recorded",
+    assert.matches("bad%.json: changes%[1%]%.skill_assignments%[1%]%.skills%[1%]%.level: must be a number", r.stderr)
+    rec.skill_assignments[1].skills[1].level = 4
+    rec.ring_numbers_removed = nil
+    h.write(dir .. "/bad.json", json.encode(doc))
+    r = rollback(dir .. "/bad.json")
+    assert.equal(2, r.status)
+    assert.matches("bad%.json: changes%[1%]%.members_removed%[1%]: no ring number for the removed member %S+ recorded",
       r.stderr)
     r = rollback(dir .. "/sync.json", nil, "../" .. dir:match("[^/]+$") .. "/sync.json")
     assert.equal(2, r.status)

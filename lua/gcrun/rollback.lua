@@ -197,7 +197,7 @@ local function note_agent(rec, p)
   for _, s in ipairs(p.set) do
     skills[#skills + 1] = { id = s.id, level = s.to, before = s.from, added = s.from == nil or nil }
   end
-  for _, d in ipairs(p.delete) do skills[#skills + 1] = { id = d.id, removed = true, before = d.from } end
+  for _, d in ipairs(p.delete) do skills[#skills + 1] = { id = d.id, level = 0, removed = true, before = d.from } end
   if #skills > 0 then
     rec.skill_assignments[#rec.skill_assignments + 1] = { user = p.target.user, name = p.target.name, skills = skills }
   end

@@ -108,13 +108,14 @@ local function queue_target(file, i, e, agents, order)
       local sw = string.format("%s.skills[%d]", where, k)
       if type(s) ~= "table" then bad(file, sw, "must be {id, level, before}") end
       local sid = id_of(file, sw .. ".id", s.id)
-      local after = (s.removed ~= true) and s.level or nil
-      if s.removed ~= true and type(after) ~= "number" then bad(file, sw .. ".level", "must be a number") end
-      if s.added ~= true and type(s.before) ~= "number" then bad(file, sw, string.format(OLD, "level before")) end
+      -- level 0 (or removed) is a skill taken away; no before, one the agent lacked
+      local removed = s.removed == true or s.level == 0
+      if not removed and type(s.level) ~= "number" then bad(file, sw .. ".level", "must be a number") end
+      if s.before ~= nil and type(s.before) ~= "number" then bad(file, sw .. ".before", "must be a number") end
       -- two queues' records may both hold an agent's change: the first says it
       if not agent.seen[sid] then
         agent.seen[sid] = true
-        agent.skills[#agent.skills + 1] = { id = sid, before = s.added ~= true and s.before or nil, after = after }
+        agent.skills[#agent.skills + 1] = { id = sid, before = s.before, after = not removed and s.level or nil }
       end
     end
   end
