@@ -46,7 +46,7 @@ end
 
 describe("bash completion", function()
   it("completes script names", function()
-    assert.same({ "queue-export", "queue-sync" }, complete { "queue-" })
+    assert.same({ "queue-export", "queue-rollback", "queue-sync" }, complete { "queue-" })
   end)
 
   it("completes a script's options, common ones given before its name included", function()
