@@ -58,7 +58,8 @@ local function considered(e) return e.status ~= "planned" and e.status ~= "not_s
 local function queue_target(file, i, e, agents, order)
   local at = string.format("changes[%d]", i)
   local t = { id = id_of(file, at .. ".queue_id", e.queue_id), name = e.queue_name, file = e.file,
-    created = e.created == true, deleted = e.deleted == true, fields = {}, added = {}, removed = {}, rings = {} }
+    created = e.created == true, deleted = e.deleted == true, fields = {}, added = {}, removed = {}, rings = {},
+    partial = e.status == "interrupted" or e.status == "failed" }
   for j, f in ipairs(list_of(file, at .. ".fields_changed", e.fields_changed)) do
     if type(f) ~= "table" or type(f.field) ~= "string" then
       bad(file, string.format("%s.fields_changed[%d]", at, j), "must be {field, before, after}")
@@ -137,7 +138,8 @@ local function flow_target(file, i, f)
 end
 
 -- targets(doc, file) -> {queues = {...}, agents = {...}, flows = {...}}
---   queue  {id=, name=, file=, created=, fields = { {field=, before=, after=} },
+--   queue  {id=, name=, file=, created=, partial = the run did not finish it,
+--           fields = { {field=, before=, after=} },
 --           added = { {member=, ring=} }, removed = { {member=, ring=} },
 --           rings = { {member=, before=, after=} } (members kept)}
 --   agent  {user=, name=, queue = the record it is reported with,
@@ -212,10 +214,13 @@ function M.queue(t, now, force)
   end
   for _, a in ipairs(t.added) do
     local ring = now.members[a.member]
-    if ring and ring ~= a.ring then
+    -- a run stopped between adding a member and setting its ring number
+    -- left it at 1, where every member starts
+    local as_left = ring == a.ring or (t.partial and ring == 1)
+    if ring and not as_left then
       conflict(p.differences, "member " .. a.member, "ring " .. a.ring, "ring " .. ring)
     end
-    if ring and (ring == a.ring or force) then p.remove[#p.remove + 1] = { member = a.member, ring = ring } end
+    if ring and (as_left or force) then p.remove[#p.remove + 1] = { member = a.member, ring = ring } end
   end
   for _, r in ipairs(t.removed) do
     local ring = now.members[r.member]
