@@ -302,6 +302,26 @@ describe("queue-rollback on the example org", function()
     assert.equal(writes_before, writes(sb.stats()))
   end)
 
+  it("accounts in its report for every request it made; a queue the run failed needs no rollback", function()
+    h.write(dir .. "/missing.json", json.encode { queue_id = "no-such-queue", name = "Nope", members = {},
+      skills = {} })
+    local before = state_of(sb.org())
+    local s = sync { EXAMPLES .. "/billing.json", dir .. "/missing.json" }
+    assert.equal(1, s.status)
+    assert.equal("failed", s.report.changes[2].status)
+    local function seen()
+      local n = 0
+      for _, c in pairs(sb.stats().by_method) do n = n + c end
+      return n
+    end
+    local start = seen()
+    local r = rollback(dir .. "/sync.json")
+    assert.equal(0, r.status, r.stdout .. r.stderr)
+    assert.equal("unchanged", by_queue(r.report, "no-such-queue").status)
+    assert.equal(seen() - start, r.report.run.requests)
+    assert.same(before, state_of(sb.org()))
+  end)
+
   it("names the field of a report it cannot read", function()
     assert.equal(0, sync().status)
     local doc = json.decode(h.read(dir .. "/sync.json"))

@@ -244,6 +244,11 @@ local function rollback_all(ctx, run, t)
     local entry = by_queue[qt.id]
     entry.rec.counters, entry.api = api.counters, api
     if qt.deleted then return { target = qt, status = "deleted", differences = {} } end
+    if not qt.created and #qt.fields + #qt.added + #qt.removed + #qt.rings == 0 then
+      -- nothing of the queue itself to restore (its agents' skills, maybe):
+      -- no need to read it, nor to find it still there
+      return { target = qt, status = "unchanged", differences = {} }
+    end
     local now = read_queue(api, qt.id)
     entry.now = now
     if qt.created and now then return { target = qt, status = "created", differences = {} } end
@@ -259,8 +264,7 @@ local function rollback_all(ctx, run, t)
     end
   end
   -- agents: one read for all, then each compared
-  local extra = ctx.api:scope()
-  run.extra_counters = extra.counters
+  local extra = ctx.prep
   local ids = {}
   for _, a in ipairs(t.agents) do ids[#ids + 1] = a.user end
   local agents = #ids > 0 and extra:agents(ids) or {}
@@ -404,8 +408,11 @@ function M.run(s)
   local run = { started_at = started, dialect = dialect, target = session.target(), dry_run = s.dry_run,
     version = session.version(), queues = {}, flows = {}, status = "completed", kind = "rollback",
     rollback_of = s.source, force = s.force }
-  run.org = same_org(api:scope(), doc, s.source)
-  local ctx = { api = api, dry_run = s.dry_run, force = s.force, delete_created = s.delete_created,
+  -- what is read once (the org, the agents, the flows) is counted with the run
+  local prep = api:scope()
+  run.extra_counters = prep.counters
+  run.org = same_org(prep, doc, s.source)
+  local ctx = { api = api, prep = prep, dry_run = s.dry_run, force = s.force, delete_created = s.delete_created,
     concurrency = concurrency }
   log.info(string.format("queue-rollback of %s: %s, %s%s", s.source, text.plural(#targets.queues, "queue"),
     text.plural(#targets.flows, "flow"), s.dry_run and ", dry run (no writes)" or ""))
