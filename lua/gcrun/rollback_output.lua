@@ -123,11 +123,14 @@ local ORDER = { "updated", "planned", "unchanged", "conflict", "kept", "deleted"
 
 function M.summary(doc, run, report_path)
   local r = doc.run
-  local conflicts = 0
+  local conflicts, left = 0, 0
   for _, f in ipairs(run.flows) do if f.status == "conflict" then conflicts = conflicts + 1 end end
+  if not run.force then
+    for _, e in ipairs(run.queues) do if #(e.differences or {}) > 0 then left = left + 1 end end
+  end
   if log.format() == "json" then
     log.event(1, "summary", "queue-rollback " .. r.status, { status = r.status, counts = r.counts,
-      flows_updated = r.flows_updated, flows_failed = r.flows_failed, flow_conflicts = conflicts,
+      flows_updated = r.flows_updated, flows_failed = r.flows_failed, flow_conflicts = conflicts, left_alone = left,
       requests = r.requests, report = report_path, rollback_of = r.rollback_of })
     return
   end
@@ -135,6 +138,10 @@ function M.summary(doc, run, report_path)
     r.rollback_of, r.target) }
   for _, k in ipairs(ORDER) do
     if r.counts[k] then lines[#lines + 1] = string.format("  %-16s %5d", WORDS[k], r.counts[k]) end
+  end
+  if left > 0 then
+    lines[#lines + 1] = string.format("  %-16s %5d  (queues with changes made since the run: --force rolls them back)",
+      "left alone", left)
   end
   lines[#lines + 1] = string.format("  %-16s %5d", "flows restored", r.flows_updated)
   if conflicts > 0 then lines[#lines + 1] = string.format("  %-16s %5d", "flow conflicts", conflicts) end
