@@ -297,7 +297,8 @@ describe("queue-rollback on the example org", function()
     r = rollback(dir .. "/old.json")
     assert.equal(2, r.status)
     assert.matches("old%.json: run%.org_id: the report does not say which org it changed", r.stderr)
-    r = sb.run { "queue-rollback", "--api", "tutorial", "--report", dir .. "/t.json", dir .. "/sync.json" }
+    r = sb.run { "queue-rollback", "--api", "tutorial", "--base-url", sb.url .. "/tutorial", "--report",
+      dir .. "/t.json", dir .. "/sync.json" }
     assert.equal(2, r.status)
     assert.matches("queue%-rollback speaks the platform dialect only", r.stderr)
     assert.equal(writes_before, writes(sb.stats()))
@@ -392,6 +393,18 @@ describe("queue-sync --check", function()
     assert.matches("no drift: the org matches the definitions", r.stderr)
     assert.equal(w, writes(sb.stats()))
     assert.is_true(sb.stats().requests - requests - rerun <= rerun)
+  end)
+
+  it("works in the tutorial dialect too", function()
+    local tutorial = h.srcdir .. "/examples/tutorial"
+    local function run(...)
+      return sb.run { "queue-sync", "--api", "tutorial", "--base-url", sb.url .. "/tutorial", ... }
+    end
+    local r = run("--check", "--report", dir .. "/c.json", tutorial)
+    assert.equal(5, r.status, r.stderr)
+    assert.equal(0, run("--report", dir .. "/s.json", tutorial).status)
+    r = run("--check", "--report", dir .. "/c2.json", tutorial)
+    assert.equal(0, r.status, r.stdout .. r.stderr)
   end)
 
   it("says which queues drifted in JSON, and exits 1 when the check fails", function()
