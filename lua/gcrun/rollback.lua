@@ -10,13 +10,12 @@
 -- The rollback's report is an impact report like queue-sync's, so a
 -- rollback can itself be rolled back.
 local api_of = require "gcrun.api"
-local call = require "gcrun.api.call"
+local apply = require "gcrun.rollback_apply"
 local defaults = require "gcrun.defaults"
 local errors = require "gcrun.errors"
 local http = require "gcrun.http"
 local json = require "gcrun.json"
 local log = require "gcrun.log"
-local mapping = require "gcrun.mapping"
 local out = require "gcrun.rollback_output"
 local plans = require "gcrun.rollback_plan"
 local preflight = require "gcrun.preflight"
@@ -29,11 +28,7 @@ local text = require "gcrun.text"
 
 local M = {}
 
-local QUEUE = "/api/v2/routing/queues/{id}"
 local REPORT_LIMIT = 256 * 1024 * 1024
-
-local read_only = {}
-for _, k in ipairs(mapping.READ_ONLY) do read_only[k] = true end
 
 -- load(path) -> the report's document; raises "input" naming the file.
 function M.load(path)
@@ -75,100 +70,6 @@ local function same_org(api, doc, path)
       doc.run.org_name or "?", org.id, org.name or "?")
   end
   return org
-end
-
----------------------------------------------------------------- reading
-
-local function read_queue(api, id)
-  local resp = call.send(api, { path = QUEUE, params = { id = id } }, "GET queue " .. id)
-  if resp.status == 404 then return nil end
-  local queue = call.check(api, resp, "GET queue " .. id):json()
-  local list = api:members(id)
-  local members = {}
-  for _, m in ipairs(list) do members[m.id] = math.tointeger(m.ringNumber) or m.ringNumber end
-  return { queue = queue, list = list, members = members }
-end
-
-local function read_flow(api, id)
-  local resp = call.send(api, { path = "/api/v2/flows/{id}/latestconfiguration", params = { id = id } },
-    "GET flow configuration " .. id)
-  if resp.status == 404 then return nil end
-  return call.check(api, resp, "GET flow configuration " .. id):json()
-end
-
----------------------------------------------------------------- writing
-
--- Queue settings back to their before-values: the queue as it is now, with
--- the recorded fields set (or left out, where there was no value), so
--- nothing else about it changes.
-local function put_fields(api, id, now, fields)
-  local body = {}
-  for k, v in pairs(now.queue) do
-    if not read_only[k] then body[k] = v end
-  end
-  for _, f in ipairs(fields) do body[f.field] = json.copy(f.to) end
-  now.queue = api:call({ method = "PUT", path = QUEUE, params = { id = id }, json = body, idempotent = true },
-    "PUT queue"):json()
-end
-
--- rollback of one queue: settings, then members and ring numbers through
--- the dialect's own writes (batches, the ring number's retry on a member
--- the service has not caught up with).
-local function apply_queue(api, p, now)
-  local id = p.target.id
-  if #p.fields > 0 then put_fields(api, id, now, p.fields) end
-  local plan = records.plan()
-  for _, r in ipairs(p.remove) do plan.members_removed[#plan.members_removed + 1] = r.member end
-  for _, a in ipairs(p.add) do
-    plan.members_added[#plan.members_added + 1] = a.member
-    if a.ring ~= 1 then
-      plan.ring_changes[#plan.ring_changes + 1] = { member = a.member, before = 1, after = a.ring }
-    end
-  end
-  for _, r in ipairs(p.rings) do
-    plan.ring_changes[#plan.ring_changes + 1] = { member = r.member, before = r.from, after = r.to }
-  end
-  if not records.is_empty(plan) then
-    api:execute(id, plan, { queue = now.queue, members = now.list, agents = {} })
-  end
-end
-
--- An agent's skills back to their before-levels; removed where the run
--- added them (a 404 says the skill is gone already).
-local function apply_agent(api, p)
-  local user = p.target.user
-  for i = 1, #p.set, defaults.skill_batch do
-    local rows = json.array({})
-    for j = i, math.min(#p.set, i + defaults.skill_batch - 1) do
-      rows[#rows + 1] = { id = p.set[j].id, proficiency = p.set[j].to }
-    end
-    api:call({ method = "PATCH", path = "/api/v2/users/{id}/routingskills/bulk", params = { id = user },
-      json = rows, idempotent = true }, "restore skills of " .. user)
-  end
-  local _, errs = http.parallel(p.delete, function(d)
-    local req = { method = "DELETE", path = "/api/v2/users/{id}/routingskills/{skill}",
-      params = { id = user, skill = d.id }, idempotent = true }
-    local resp = call.send(api, req, "remove skill " .. d.id .. " of " .. user)
-    if resp.status ~= 404 then call.check(api, resp, "remove skill " .. d.id .. " of " .. user, req) end
-  end, { concurrency = defaults.write_fanout })
-  call.rethrow(errs)
-end
-
--- A queue the run created, deleted (--delete-created) unless flows still
--- route to it: deleting it would leave them routing nowhere, and the
--- service refuses to save a flow that names a queue that does not exist.
-local function delete_created(api, rec, dry_run)
-  local users = api:consumers(rec.queue_id)
-  if #users > 0 then
-    local names = {}
-    for _, f in ipairs(users) do names[#names + 1] = f.name or f.id end
-    rec.kept_for = names
-    out.still_routed(rec, names)
-    return
-  end
-  if dry_run then return end
-  api:call({ method = "DELETE", path = QUEUE, params = { id = rec.queue_id } }, "DELETE queue " .. rec.queue_id)
-  rec.deleted = true
 end
 
 ---------------------------------------------------------------- records
@@ -249,7 +150,7 @@ local function rollback_all(ctx, run, t)
       -- no need to read it, nor to find it still there
       return { target = qt, status = "unchanged", differences = {} }
     end
-    local now = read_queue(api, qt.id)
+    local now = apply.read_queue(api, qt.id)
     entry.now = now
     if qt.created and now then return { target = qt, status = "created", differences = {} } end
     return plans.queue(qt, now, ctx.force)
@@ -270,7 +171,7 @@ local function rollback_all(ctx, run, t)
   local agents = #ids > 0 and extra:agents(ids) or {}
   local aplans = {}
   for i, a in ipairs(t.agents) do aplans[i] = plans.agent(a, agents[a.user], ctx.force) end
-  local fnow, ferrs = http.parallel(t.flows, function(ft) return { read_flow(extra, ft.id) } end,
+  local fnow, ferrs = http.parallel(t.flows, function(ft) return { apply.read_flow(extra, ft.id) } end,
     { concurrency = ctx.concurrency })
   local fplans = {}
   for i, ft in ipairs(t.flows) do
@@ -293,7 +194,7 @@ local function rollback_all(ctx, run, t)
       out.created(rec, ctx.delete_created)
       s.kept = true
       if not ctx.delete_created then return end
-      local ok, err = pcall(delete_created, entry.api, rec, ctx.dry_run)
+      local ok, err = pcall(apply.delete_created, entry.api, rec, ctx.dry_run)
       if not ok then records.failed(rec, err) elseif ctx.dry_run and not rec.kept_for then s.planned = true end
       return
     end
@@ -304,7 +205,7 @@ local function rollback_all(ctx, run, t)
     if p.status ~= "revert" then return end
     note_queue(rec, p)
     if ctx.dry_run then s.planned = true; return end
-    local ok, err = pcall(apply_queue, entry.api, p, entry.now)
+    local ok, err = pcall(apply.queue, entry.api, p, entry.now)
     s.wrote = true
     if not ok then records.failed(rec, err) end
   end, { concurrency = ctx.concurrency })
@@ -319,7 +220,7 @@ local function rollback_all(ctx, run, t)
     note_agent(rec, p)
     if ctx.dry_run then s.planned = true; return end
     local api = ctx.api:scope()
-    local ok, err = pcall(apply_agent, api, p)
+    local ok, err = pcall(apply.agent, api, p)
     for k, v in pairs(api.counters) do extra.counters[k] = extra.counters[k] + v end
     s.wrote = true
     if not ok then records.failed(rec, err) end
