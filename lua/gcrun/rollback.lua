@@ -19,6 +19,7 @@ local log = require "gcrun.log"
 local out = require "gcrun.rollback_output"
 local plans = require "gcrun.rollback_plan"
 local preflight = require "gcrun.preflight"
+local progress = require "gcrun.progress"
 local records = require "gcrun.result"
 local report = require "gcrun.report"
 local session = require "gcrun.session"
@@ -185,9 +186,14 @@ local function rollback_all(ctx, run, t)
   if signal.interrupted() then errors.raise("interrupted", "interrupted") end
 
   -- queues
+  local bar = progress.new(#qplans + #aplans, "queues and agents")
+  local function step(p, rec)
+    bar:step(rec.error and "failed" or p.status ~= "revert" and "unchanged" or ctx.dry_run and "planned" or "updated")
+  end
   http.parallel(qplans, function(p)
     local entry = by_queue[p.target.id]
     local rec, s = entry.rec, entry.s
+    local _ <close> = setmetatable({}, { __close = function() step(p, rec) end })   -- however it ends
     differ(rec, nil, p.differences)
     if p.status == "conflict" or p.status == "gone" then s.conflict = true end
     if p.status == "created" then
@@ -214,6 +220,7 @@ local function rollback_all(ctx, run, t)
   http.parallel(aplans, function(p)
     local entry = by_queue[p.target.queue]
     local rec, s = entry.rec, entry.s
+    local _ <close> = setmetatable({}, { __close = function() step(p, rec) end })   -- however it ends
     differ(rec, "agent " .. p.target.user, p.differences)
     if p.status == "conflict" or p.status == "gone" then s.conflict = true end
     if p.status ~= "revert" then return end
@@ -226,6 +233,7 @@ local function rollback_all(ctx, run, t)
     if not ok then records.failed(rec, err) end
   end, { concurrency = ctx.concurrency })
 
+  bar:finish()
   for _, qt in ipairs(t.queues) do
     local entry = by_queue[qt.id]
     local rec = entry.rec
