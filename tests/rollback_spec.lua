@@ -334,12 +334,20 @@ describe("queue-rollback on the example org", function()
     assert.equal(2, r.status)
     assert.matches("bad%.json: changes%[1%]%.skill_assignments%[1%]%.skills%[1%]%.level: must be a number", r.stderr)
     rec.skill_assignments[1].skills[1].level = 4
+    local rings = rec.ring_numbers_removed
     rec.ring_numbers_removed = nil
     h.write(dir .. "/bad.json", json.encode(doc))
     r = rollback(dir .. "/bad.json")
     assert.equal(2, r.status)
     assert.matches("bad%.json: changes%[1%]%.members_removed%[1%]: no ring number for the removed member %S+ recorded",
       r.stderr)
+    rec.ring_numbers_removed = rings
+    doc.changes[2] = rec
+    h.write(dir .. "/bad.json", json.encode(doc))
+    r = rollback(dir .. "/bad.json")
+    assert.equal(2, r.status)
+    assert.matches("bad%.json: changes%[2%]%.queue_id: queue 8b5a7400%-cca4%-4239%-9271%-5e22c8399ed5 is also "
+      .. "changes%[1%]", r.stderr)
     r = rollback(dir .. "/sync.json", nil, "../" .. dir:match("[^/]+$") .. "/sync.json")
     assert.equal(2, r.status)
     assert.matches("is the report being rolled back", r.stderr)

@@ -149,10 +149,18 @@ end
 -- what a report holds.
 function M.targets(doc, file)
   local out = { queues = {}, agents = {}, flows = {} }
-  local agents, order = {}, {}
+  local agents, order, seen = {}, {}, {}
   for i, e in ipairs(list_of(file, "changes", doc.changes)) do
     if type(e) ~= "table" then bad(file, string.format("changes[%d]", i), "must be an object") end
-    if considered(e) then out.queues[#out.queues + 1] = queue_target(file, i, e, agents, order) end
+    if considered(e) then
+      local t = queue_target(file, i, e, agents, order)
+      if seen[t.id] then
+        bad(file, string.format("changes[%d].queue_id", i), string.format("queue %s is also changes[%d]", t.id,
+          seen[t.id]))
+      end
+      seen[t.id] = i
+      out.queues[#out.queues + 1] = t
+    end
   end
   for _, user in ipairs(order) do
     local a = agents[user]
