@@ -305,7 +305,7 @@ describe("queue-rollback on the example org", function()
   end)
 
   it("accounts in its report for every request it made; a queue the run failed needs no rollback", function()
-    h.write(dir .. "/missing.json", json.encode { queue_id = "no-such-queue", name = "Nope", members = {},
+    h.write(dir .. "/missing.json", json.encode { queue_id = "00000000-0000-4000-8000-00000000abcd", name = "Nope", members = {},
       skills = {} })
     local before = state_of(sb.org())
     local s = sync { EXAMPLES .. "/billing.json", dir .. "/missing.json" }
@@ -319,7 +319,7 @@ describe("queue-rollback on the example org", function()
     local start = seen()
     local r = rollback(dir .. "/sync.json")
     assert.equal(0, r.status, r.stdout .. r.stderr)
-    assert.equal("unchanged", by_queue(r.report, "no-such-queue").status)
+    assert.equal("unchanged", by_queue(r.report, "00000000-0000-4000-8000-00000000abcd").status)
     assert.equal(seen() - start, r.report.run.requests)
     assert.same(before, state_of(sb.org()))
   end)
@@ -421,7 +421,7 @@ describe("queue-sync --check", function()
     local check = json.decode(r.stdout).run.check
     assert.is_true(check.drifted)
     assert.equal(5, #check.queues)
-    h.write(dir .. "/missing.json", json.encode { queue_id = "no-such-queue", name = "Nope", members = {},
+    h.write(dir .. "/missing.json", json.encode { queue_id = "00000000-0000-4000-8000-00000000abcd", name = "Nope", members = {},
       skills = {} })
     r = sb.run { "queue-sync", "--check", "--report", dir .. "/c3.json", dir .. "/missing.json" }
     assert.equal(1, r.status, r.stderr)
