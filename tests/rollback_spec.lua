@@ -190,6 +190,36 @@ describe("queue-rollback on the example org", function()
     assert.same(before, state_of(sb.org()))
   end)
 
+  it("leaves a flow whose Queue node was edited since the run alone, unless --force", function()
+    local before = state_of(sb.org())
+    assert.equal(0, sync().status)
+    local flow = ORG.flows[1].id
+    local edit = h.write(dir .. "/flow.lua", [[
+      local gc = require "gcrun"
+      local flow = ...
+      gc.post("/api/v2/flows/actions/checkout", nil, { flow = flow })
+      local cfg = gc.get("/api/v2/flows/" .. flow .. "/latestconfiguration")
+      for _, n in ipairs(cfg.nodes) do
+        if n.id == "to-1" then n.config.queueName = "Billing (edited)" end
+      end
+      local saved = gc.post("/api/v2/flows/" .. flow .. "/versions", cfg)
+      gc.post("/api/v2/flows/actions/publish", nil, { flow = flow, version = saved.id })
+      gc.post("/api/v2/flows/actions/checkin", nil, { flow = flow })]])
+    local e = sb.run { edit, flow }
+    assert.equal(0, e.status, e.stderr)
+    local r = rollback(dir .. "/sync.json")
+    assert.equal(1, r.status, r.stderr)
+    assert.matches("flow Inbound 01 %(%x+%): conflict, left alone", r.stdout)
+    assert.matches('node to%-1 queueName: the run left "Billing & Payments", now "Billing %(edited%)"', r.stdout)
+    local org = sb.org()
+    no_locks(org)
+    assert.equal("Billing (edited)", state_of(org)["queue nodes of " .. flow]["to-1"].queueName)
+    assert.same(before["queue nodes of " .. ORG.flows[2].id], state_of(org)["queue nodes of " .. ORG.flows[2].id])
+    local forced = rollback(dir .. "/sync.json", { "--force" }, "forced.json")
+    assert.equal(0, forced.status, forced.stdout .. forced.stderr)
+    assert.same(before, state_of(sb.org()))
+  end)
+
   it("shows the plan with --dry-run and sends nothing; a dry run's report is refused", function()
     assert.equal(0, sync().status)
     local writes_before = writes(sb.stats())
