@@ -76,7 +76,7 @@ local function queue_entry(e, run_names)
   end
   local c = e.counters or {}
   return {
-    created = e.created, deleted = e.deleted, differences = e.differences and A(e.differences),
+    deleted = e.deleted, differences = e.differences and A(e.differences),
     ring_numbers_removed = removed_rings,
     queue_id = e.queue_id, queue_name = e.queue_name, skills_assigned = e.skills_assigned or 0,
     members_assigned = e.members_assigned or 0, validation_corrections = corrections,
