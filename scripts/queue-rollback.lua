@@ -34,8 +34,9 @@ back anyway). Queues the run created are listed, not deleted, unless
 --delete-created. The rollback writes its own impact report. Exit status: 0
 all rolled back, 1 some failed or were left alone as conflicts, 2 invalid
 input or usage (a dry run's report, another org's report; nothing sent), 3
-authentication or permission failure, 4 the service cannot be reached, 130
-interrupted.]],
+authentication or permission failure, 4 the service cannot be reached,
+128 + N stopped by signal N (SIGINT 130), flows checked in and the report
+written.]],
   options = {
     { "dry-run", "read the org and print the rollback plan; send no write" },
     { "force", "roll back what changed since the run too (overwriting those changes)" },
