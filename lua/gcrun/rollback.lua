@@ -331,7 +331,10 @@ function M.run(s)
     if not (errors.is(err, "interrupted") or signal.interrupted()) then
       run.status = "failed"
       run.finished_at = sys.time()
-      pcall(report.write, run, s.report, s.format)
+      -- the run's error is in the report; the summary and --output json still print
+      run.error = errors.message(err)
+      local wrote, written, path = pcall(report.write, run, s.report, s.format)
+      if wrote then out.summary(written, run, path); log.document(written) end
       error(err, 0)
     end
     run.status = "interrupted"
@@ -341,8 +344,8 @@ function M.run(s)
     if rec.status == "not_started" and run.status == "interrupted" then rec.status = "interrupted" end
   end
   run.finished_at = sys.time()
-  local written = report.write(run, s.report, s.format)
-  out.summary(written, run, s.report)
+  local written, path = report.write(run, s.report, s.format)
+  out.summary(written, run, path)
   log.document(written)
   return M.exit_status(run)
 end
