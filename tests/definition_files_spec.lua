@@ -6,6 +6,7 @@ local h = require "tests.helpers"
 local json = require "gcrun.json"
 
 local Q1 = "8b5a7400-cca4-4239-9271-5e22c8399ed5"   -- Billing & Payments in the example org
+local Q2 = "2c6e3a1f-0d4b-4e8a-9f1c-7b5d3e2a9c40"
 
 describe("warnings about a definition file", function()
   local dir
@@ -256,6 +257,28 @@ describe("definition files that are not what they should be", function()
     assert.same({}, errs)
     assert.equal(1, #defs)
     assert.equal(dir .. "/a.json", defs[1].file)
+  end)
+
+  -- load_all resolves a directory once and its entries by name (links each)
+  it("a directory reached through a link, its files by their real path and links among them: each file once", function()
+    os.execute("mkdir " .. h.quote(dir .. "/real"))
+    h.write(dir .. "/real/a.json", json.encode { queue_id = Q1 })
+    h.write(dir .. "/b.json", json.encode { queue_id = Q2 })
+    os.execute("ln -s real " .. h.quote(dir .. "/via"))
+    os.execute("ln -s ../b.json " .. h.quote(dir .. "/real/to_b.json"))
+    local defs, errs = definitions.load_all { dir .. "/b.json", dir .. "/real/a.json", dir .. "/via/" }
+    assert.same({}, errs)
+    assert.same({ dir .. "/b.json", dir .. "/real/a.json" }, { defs[1].file, defs[2].file })
+    assert.equal(2, #defs)
+  end)
+
+  it("in a directory, files named as gcrun's reports are skipped, others with report in the name are read", function()
+    h.write(dir .. "/queue_plan_report.json", json.encode { queue_id = Q1 })
+    h.write(dir .. "/sales_report.json", json.encode { queue_id = Q2 })
+    local defs, errs, warnings = definitions.load_all { dir }
+    assert.same({}, errs)
+    assert.same({ dir .. "/sales_report.json" }, { defs[1] and defs[1].file, defs[2] and defs[2].file })
+    assert.matches("named as gcrun's reports are: skipped", warnings[1].reason, 1, true)
   end)
 
   it("a directory that cannot be read says so, with the reason", function()

@@ -129,12 +129,15 @@ local function entries(c, field, v, value_key, check, dups)
     local ids = {}
     for id in pairs(v) do ids[#ids + 1] = id end
     table.sort(ids)
-    for _, id in ipairs(ids) do
+    -- one closure for all the entries (not one each: 10,000 files hold many)
+    local id
+    local function where() return field .. "." .. id end
+    for _, each in ipairs(ids) do
+      id = each
       -- a repeated key: cjson kept the last value; list the first, then the
       -- last marked as the duplicate the rules remove
       local first, last = v[id], nil
       if dups[id] ~= nil then first, last = dups[id], v[id] end
-      local function where() return field .. "." .. id end
       if id == "" then
         c:error(field, "an empty id")
       elseif check(c, where, first) then
@@ -404,8 +407,10 @@ end
 -- the path it was first reached by.
 function M.expand(paths)
   local files, errors, seen = {}, {}, {}
-  local function add(f)
-    local real = sys.realpath(f) or f
+  -- real: f's real path when the caller knows it (a directory's entry that
+  -- is no link: its real directory and its name), found here otherwise
+  local function add(f, real)
+    real = real or sys.realpath(f) or f
     if not seen[real] then
       seen[real] = true
       files[#files + 1] = f
@@ -418,9 +423,16 @@ function M.expand(paths)
     elseif st.type == "directory" then
       local names, derr = sys.dir(p)
       local n = 0
+      -- the directory resolved once, not each of its (thousands of) files:
+      -- an entry that is no link is the real directory's name
+      local real_dir = sys.realpath(p)
+      real_dir = real_dir and real_dir:gsub("/$", "") .. "/"
+      local dir = p:gsub("/+$", "") .. "/"
       for _, name in ipairs(names or {}) do
         if name:match("%.json$") and name:sub(1, 1) ~= "." then
-          add(p:gsub("/+$", "") .. "/" .. name)
+          local f = dir .. name
+          local lst = real_dir and sys.lstat(f)
+          add(f, lst and lst.type ~= "link" and real_dir .. name or nil)
           n = n + 1
         end
       end

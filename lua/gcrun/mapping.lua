@@ -36,6 +36,10 @@ end
 -- names none of them.
 function M.wanted_acw(def, current_acw)
   if def.wrap_up_policy == nil and def.acw_timer_required == nil and def.acw_timeout == nil then return nil end
+  -- all three named: nothing to complete (and no table built per queue)
+  if def.wrap_up_policy ~= nil and def.acw_timer_required ~= nil and def.acw_timeout ~= nil then
+    return M.acw_settings(def)
+  end
   local policy, timer, secs = M.policy_of(current_acw)
   local full = { wrap_up_policy = def.wrap_up_policy, acw_timer_required = def.acw_timer_required,
     acw_timeout = def.acw_timeout }

@@ -9,6 +9,8 @@ local M = {}
 -- The default report names (and the failed-run report written beside an
 -- impact report, see sync.lua): queue_impact_report.* and queue_plan_report.*
 function M.default_name(path)
+  -- both names hold "_report.": most paths (thousands of definitions) stop here
+  if not path:find("_report.", 1, true) then return false end
   local base = path:match("([^/]*)$")
   return base:match("^queue_impact_report%.") ~= nil or base:match("^queue_plan_report%.") ~= nil
 end

@@ -26,6 +26,8 @@ local skill_levels = require "gcrun.skill_levels"
 local sys = require "gcrun.sys"
 
 local abs = math.abs
+-- shared, only read: no table built per queue planned for an absent list
+local EMPTY = setmetatable({}, { __newindex = function() error("EMPTY is read-only", 2) end })
 
 local M = { name = "platform" }
 
@@ -191,7 +193,7 @@ function P:plan(desired, current)
   end
   local problems, ring = plan.problems, plan.ring_changes
   -- members absent from the definition: untouched (their agents still get its skills)
-  for _, id in ipairs(desired.members and order or {}) do
+  for _, id in ipairs(desired.members and order or EMPTY) do
     if not current.agents[id] then
       problems[#problems + 1] = { kind = "unknown-user", definition_field = "members", source = "plan",
         code = "not.found", entity = id,
@@ -213,14 +215,14 @@ function P:plan(desired, current)
   end
 
   local known = self.shared.skills
-  for _, s in ipairs(desired.skills or {}) do
+  for _, s in ipairs(desired.skills or EMPTY) do
     if known and not known[s.id] then
       problems[#problems + 1] = { kind = "unknown-skill", definition_field = "skills", source = "plan",
         code = "not.found", entity = s.id, message = string.format("Skill '%s' not found in the org", s.id) }
     end
   end
-  local skills = desired.skills or {}
-  local overrides = self.opts.skill_levels or {}
+  local skills = desired.skills or EMPTY
+  local overrides = self.opts.skill_levels or EMPTY
   local assign = plan.skill_assignments
   for _, id in ipairs(order) do
     local agent = current.agents[id]
@@ -235,7 +237,11 @@ function P:plan(desired, current)
         -- level 0: the skill is removed (when the agent has it)
         if (level == 0 and p ~= nil) or (level ~= 0 and p ~= level and (p == nil or abs(p - level) > 1e-9)) then
           needed = needed or {}
-          needed[#needed + 1] = { id = s.id, level = level, before = p, added = p == nil or nil }
+          -- three fields either way: `before` when the agent has the skill,
+          -- `added` when it has not (10,000 queues' agents hold many rows)
+          local e = { id = s.id, level = level }
+          if p ~= nil then e.before = p else e.added = true end
+          needed[#needed + 1] = e
         end
       end
       if needed then assign[#assign + 1] = { user = id, name = agent.name, skills = needed } end
