@@ -285,6 +285,21 @@ describe("gcrun.progress without a terminal", function()
     local lines = select(2, out:gsub("\n", ""))
     assert.is_true(lines >= 2 and lines <= 4, out)
   end)
+
+  it("ends with the work, not with the ticker's nap, and adds no wait to the timeline", function()
+    if sys.isatty("stderr") then return end
+    local timeline = require "gcrun.timeline"
+    local r = timeline.start()
+    local p = progress.new(1, "queues", { stats = function() return { requests = 0 } end })
+    local t0 = sys.clock()
+    local ok, got = pcall(progress.run, p, function() return "done" end)
+    timeline.stop()
+    assert.is_true(ok, got)
+    assert.equal("done", got)
+    -- the ticker naps a tenth of a second at a time (it napped a whole second)
+    assert.is_true(sys.clock() - t0 < 0.5, "progress.run held the run open")
+    for kind, w in pairs(r.waits) do assert.equal(0, w.count, kind) end
+  end)
 end)
 
 describe("the platform dialect's bulk reads, window by window", function()

@@ -222,7 +222,7 @@ local function announce(seconds, say, detail)
   if seconds >= M.NOTICE_WAIT then log.warn(line) else log.verbose(line) end
 end
 
--- sleep(seconds [, {cleanup=true, reason=, say=, detail=}]): other tasks
+-- sleep(seconds [, {cleanup=true, untimed=true, reason=, say=, detail=}]): other tasks
 -- and transfers go on meanwhile. A signal cuts the sleep short with an
 -- "interrupted" error, except for cleanup work. `say` tells the user what
 -- is waited for, `detail` how long it may go on (see announce).
@@ -236,7 +236,8 @@ function M.sleep(seconds, opts)
   else
     run_until(function() return signal.interrupted() ~= nil and not (opts and opts.cleanup) end, until_t)
   end
-  timeline.slept(from, opts and opts.reason)   -- a wait in the report's timeline
+  -- a wait in the report's timeline (not the progress ticker's naps)
+  if not (opts and opts.untimed) then timeline.slept(from, opts and opts.reason) end
   check_interrupt(opts)
 end
 

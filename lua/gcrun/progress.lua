@@ -97,7 +97,7 @@ function P:tick()
   log.event(log.NORMAL, "progress", line, fields)
 end
 
--- run(p, fn): fn() with a task beside it that ticks every second, so a
+-- run(p, fn): fn() with a task beside it that ticks ten times a second, so a
 -- plain line comes also while nothing finishes (a long wait for the rate
 -- window). Returns or raises what fn does.
 function M.run(p, fn)
@@ -106,13 +106,16 @@ function M.run(p, fn)
   local finished = false
   local results, errs = http.parallel({ 1, 2 }, function(i)
     if i == 1 then
-      local ok, err = pcall(fn)
+      local ok, result = pcall(fn)
       finished = true
-      if not ok then error(err, 0) end
-      return
+      if not ok then error(result, 0) end
+      return result
     end
+    -- short naps, so the run ends within a tenth of a second of its work
+    -- (a one-second nap held every run open for up to a second); tick()
+    -- prints only when a line is due
     while not finished and not signal.interrupted() do
-      http.sleep(1, { cleanup = true })
+      http.sleep(0.1, { cleanup = true, untimed = true })
       p:tick()
     end
   end, { concurrency = 2 })
