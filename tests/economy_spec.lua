@@ -292,7 +292,12 @@ describe("gcrun.progress without a terminal", function()
     local r = timeline.start()
     local p = progress.new(1, "queues", { stats = function() return { requests = 0 } end })
     local t0 = sys.clock()
-    local ok, got = pcall(progress.run, p, function() return "done" end)
+    local http = require "gcrun.http"
+    -- work that waits a moment, so the ticker is napping when it ends
+    local ok, got = pcall(progress.run, p, function()
+      http.sleep(0.05, { untimed = true })
+      return "done"
+    end)
     timeline.stop()
     assert.is_true(ok, got)
     assert.equal("done", got)
