@@ -31,6 +31,10 @@ return {
   max_corrections = 3,
   -- seconds to wait for a flow another user holds (--lock-wait)
   lock_wait = 60,
+  -- saves of one flow edit, the first included: each stale version or save
+  -- of unknown outcome costs one (at 8, a 30% concurrent editor with 15%
+  -- dropped answers failed a test run in about forty)
+  flow_edit_attempts = 16,
   -- seconds a ring number of a just-added member is retried on 404
   member_lag_wait = 10,
   -- seconds a queue just created may stay invisible (404, missing from lists)

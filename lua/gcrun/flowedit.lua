@@ -61,7 +61,7 @@ function M.is_conflict(resp)
     or body:find("version.validate.failed", 1, true) ~= nil
 end
 
-local ATTEMPTS = 8   -- saves of one flow edit, the first included
+local ATTEMPTS = require("gcrun.defaults").flow_edit_attempts
 
 -- converge{fetch=, save=, queues=, before_save=, result=} -> the loop's
 -- outcome: fetch the latest configuration, edit it, save it (on a conflict
